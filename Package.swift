@@ -1,0 +1,113 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// The targets that make up idem, in the layering of DESIGN.md:
+/// C system libraries → client wrappers → core (pure Swift) → runtime → executable.
+let package = Package(
+    name: "idem",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "idem", targets: ["idem"]),
+        .executable(name: "idem-kafka-mock", targets: ["idem-kafka-mock"]),
+        .library(name: "IdemCore", targets: ["IdemCore"]),
+        .library(name: "IdemConfig", targets: ["IdemConfig"]),
+        .library(name: "IdemRuntime", targets: ["IdemRuntime"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // MARK: C libraries (thin system-library targets)
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .systemLibrary(
+            name: "CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+
+        // MARK: Shared pure-Swift support
+        .target(name: "IdemConcurrency"),
+
+        // MARK: Client wrappers (the only targets that import the C libraries)
+        .target(
+            name: "IdemPostgres",
+            dependencies: [
+                "CLibPQ", "IdemConcurrency",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "IdemAMQP",
+            dependencies: [
+                "CRabbitMQ", "IdemConcurrency",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "IdemKafka",
+            dependencies: [
+                "CRdKafka", "IdemConcurrency",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // MARK: Core: no C, no broker types
+        .target(
+            name: "IdemCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
+            name: "IdemConfig",
+            dependencies: ["IdemCore", "Yams"]
+        ),
+
+        // MARK: Runtime and executables
+        .target(
+            name: "IdemRuntime",
+            dependencies: [
+                "IdemCore", "IdemConfig", "IdemPostgres", "IdemAMQP", "IdemKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "idem",
+            dependencies: [
+                "IdemCore", "IdemConfig", "IdemRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "idem-kafka-mock",
+            dependencies: [
+                "IdemKafka",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // MARK: Tests
+        .testTarget(name: "IdemCoreTests", dependencies: ["IdemCore"]),
+        .testTarget(name: "IdemConfigTests", dependencies: ["IdemConfig", "IdemCore"]),
+        .testTarget(
+            name: "IdemServiceTests",
+            dependencies: ["IdemPostgres", "IdemAMQP", "IdemKafka", "IdemConcurrency"]
+        ),
+        .testTarget(name: "IdemCLITests", dependencies: ["idem"]),
+    ]
+)

@@ -1,0 +1,30 @@
+import IdemCore
+
+/// A whole `worker.yaml`: the database, the consumers, and process settings.
+public struct WorkerConfig: Sendable {
+    /// The PostgreSQL that holds the dedup table.
+    public var postgres: PostgresSettings
+    /// The consumers, each with its source, identity, handler and policies.
+    public var consumers: [ConsumerConfig]
+    /// How the process stops.
+    public var shutdown: ShutdownSettings
+    /// How the process logs.
+    public var logging: LoggingSettings
+    /// The file it was read from.
+    public var file: String
+    /// Environment variables that `${…}` references used; their values are treated as secrets.
+    public var interpolatedVariables: Set<String>
+
+    /// Creates a configuration.
+    public init(
+        postgres: PostgresSettings, consumers: [ConsumerConfig], shutdown: ShutdownSettings,
+        logging: LoggingSettings, file: String, interpolatedVariables: Set<String> = []
+    ) {
+        self.postgres = postgres
+        self.consumers = consumers
+        self.shutdown = shutdown
+        self.logging = logging
+        self.file = file
+        self.interpolatedVariables = interpolatedVariables
+    }
+}

@@ -1,0 +1,444 @@
+import Foundation
+import IdemCore
+
+/// The schema of `worker.yaml`: which keys each section takes, their defaults and checks.
+enum WorkerConfigDecoding {
+    static func decode(_ root: ConfigValue, file: String) -> WorkerConfig? {
+        guard let top = root.mapping(keys: ["postgres", "consumers", "shutdown", "logging"]) else { return nil }
+        let postgres = top.required("postgres", what: "the PostgreSQL that holds the dedup table").flatMap(postgresSettings)
+        let shutdown = top["shutdown"].map(shutdownSettings) ?? ShutdownSettings()
+        let logging = top["logging"].map(loggingSettings) ?? LoggingSettings()
+        var consumers: [ConsumerConfig]?
+        if let list = top.required("consumers", what: "a list of consumers")?.list() {
+            if list.isEmpty { top["consumers"]?.report("expected at least one consumer") }
+            let decoded = list.map(consumer)
+            consumers = decoded.compactMap { $0 }
+            checkUniqueNames(list: list, consumers: consumers!)
+        }
+        guard let postgres, let consumers else { return nil }
+        return WorkerConfig(
+            postgres: postgres, consumers: consumers, shutdown: shutdown ?? ShutdownSettings(),
+            logging: logging ?? LoggingSettings(), file: file)
+    }
+
+    private static func checkUniqueNames(list: [ConfigValue], consumers: [ConsumerConfig]) {
+        var seen: Set<String> = []
+        for (index, consumer) in consumers.enumerated() where !seen.insert(consumer.name).inserted {
+            list[min(index, list.count - 1)].report(
+                "consumer name '\(consumer.name)' is used twice; names scope message IDs and must be unique")
+        }
+    }
+
+    // MARK: postgres
+
+    static func postgresSettings(_ value: ConfigValue) -> PostgresSettings? {
+        guard let map = value.mapping(keys: ["url", "table", "pool_size", "connect_timeout", "on_unavailable"]) else {
+            return nil
+        }
+        let url = map.required("url", what: "a libpq URL such as postgres://idem@127.0.0.1:5432/idem")?.string()
+        if let url, !(url.hasPrefix("postgres://") || url.hasPrefix("postgresql://")) {
+            map["url"]?.report("expected a URL starting with postgres:// or postgresql://, got \"\(Redaction.url(url))\"")
+        }
+        var settings = PostgresSettings(url: url ?? "")
+        if let tableValue = map["table"], let table = tableValue.string() {
+            if isSQLIdentifier(table) {
+                settings.table = table
+            } else {
+                tableValue.report(
+                    "expected a table name of letters, digits and underscores, optionally schema-qualified (schema.table), got \(tableValue.got)"
+                )
+            }
+        }
+        if let size = map["pool_size"]?.int(in: 1...256) { settings.poolSize = size }
+        if let timeout = map["connect_timeout"]?.duration(atLeast: .milliseconds(100)) {
+            settings.connectTimeout = timeout
+        }
+        if let policy = map["on_unavailable"]?.oneOf(PostgresSettings.UnavailablePolicy.self) {
+            settings.onUnavailable = policy
+        }
+        return url == nil ? nil : settings
+    }
+
+    static func isSQLIdentifier(_ text: String) -> Bool {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count) else { return false }
+        return parts.allSatisfy { part in
+            guard let first = part.unicodeScalars.first, part.count <= 63 else { return false }
+            let isStart = first == "_" || (first.isASCII && first.properties.isAlphabetic)
+            return isStart
+                && part.unicodeScalars.allSatisfy {
+                    $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)))
+                }
+        }
+    }
+
+    // MARK: process
+
+    static func shutdownSettings(_ value: ConfigValue) -> ShutdownSettings? {
+        guard let map = value.mapping(keys: ["grace_period"]) else { return nil }
+        var settings = ShutdownSettings()
+        if let grace = map["grace_period"]?.duration(atLeast: .zero) { settings.gracePeriod = grace }
+        return settings
+    }
+
+    static func loggingSettings(_ value: ConfigValue) -> LoggingSettings? {
+        guard let map = value.mapping(keys: ["level", "format"]) else { return nil }
+        var settings = LoggingSettings()
+        if let level = map["level"]?.oneOf(LoggingSettings.Level.self) { settings.level = level }
+        if let format = map["format"]?.oneOf(LoggingSettings.Format.self) { settings.format = format }
+        return settings
+    }
+
+    // MARK: consumers
+
+    static let consumerKeys = [
+        "name", "source", "id", "handler", "dedup", "retry", "concurrency", "batch", "max_body_bytes",
+    ]
+
+    static func consumer(_ value: ConfigValue) -> ConsumerConfig? {
+        guard let map = value.mapping(keys: consumerKeys) else { return nil }
+        let nameValue = map.required("name", what: "the consumer's name, which scopes its message IDs")
+        let name = nameValue?.string()
+        if let name, let nameValue, !isConsumerName(name) {
+            nameValue.report("expected a name of letters, digits, '.', '_' or '-' (at most 100), got \(nameValue.got)")
+        }
+        let source = map.required("source", what: "amqp: or kafka: settings").flatMap(sourceConfig)
+        let identity: IdentityChain?
+        if let idValue = map["id"] {
+            identity = identityChain(idValue, kind: source?.kind)
+        } else {
+            identity = source.map { IdentityChain($0.kind == .amqp ? [.messageId] : [.offset]) }
+        }
+        let handler = map.required("handler", what: "sql:, exec:, plugin: or swift:").flatMap(handlerConfig)
+        let dedup = map["dedup"].map(dedupSettings) ?? DedupSettings()
+        let retry = map["retry"].map(retryPolicy) ?? RetryPolicy.default
+        let concurrency = map["concurrency"].map { $0.int(in: 1...1024) } ?? 4
+        let batch = map["batch"].map(batchSettings) ?? BatchSettings()
+        let maxBody = map["max_body_bytes"].map { $0.byteSize(in: 1...(1 << 30)) } ?? (16 << 20)
+
+        if let handler, let dedup, case .sql = handler.kind, dedup.mode == .lease {
+            (map["dedup"] ?? value).report(
+                "the sql handler runs inside the dedup transaction and needs dedup mode 'transactional', not 'lease'")
+        }
+        guard let name, let source, let identity, let handler, let dedup, let retry, let concurrency,
+            let batch, let maxBody, isConsumerName(name)
+        else { return nil }
+        return ConsumerConfig(
+            name: name, source: source, identity: identity, handler: handler, dedup: dedup, retry: retry,
+            concurrency: concurrency, batch: batch, maxBodyBytes: maxBody)
+    }
+
+    static func isConsumerName(_ name: String) -> Bool {
+        !name.isEmpty && name.count <= 100
+            && name.unicodeScalars.allSatisfy {
+                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0))
+            }
+    }
+
+    // MARK: source
+
+    static func sourceConfig(_ value: ConfigValue) -> SourceConfig? {
+        guard let map = value.mapping(keys: ["amqp", "kafka"]) else { return nil }
+        switch (map["amqp"], map["kafka"]) {
+        case (let amqp?, nil): return amqpSource(amqp).map(SourceConfig.amqp)
+        case (nil, let kafka?): return kafkaSource(kafka).map(SourceConfig.kafka)
+        case (.some, .some):
+            value.report("expected exactly one of amqp or kafka, got both")
+            return nil
+        case (nil, nil):
+            value.report("expected exactly one of amqp or kafka")
+            return nil
+        }
+    }
+
+    static func amqpSource(_ value: ConfigValue) -> AMQPSourceConfig? {
+        guard
+            let map = value.mapping(keys: [
+                "url", "queue", "prefetch", "declare", "dead_letter_exchange", "dead_letter_routing_key",
+                "retry_via", "heartbeat", "connection_name", "tls",
+            ])
+        else { return nil }
+        let url = map.required("url", what: "an amqp:// or amqps:// URL")?.string()
+        if let url, !(url.hasPrefix("amqp://") || url.hasPrefix("amqps://")) {
+            map["url"]?.report("expected a URL starting with amqp:// or amqps://, got \"\(Redaction.url(url))\"")
+        }
+        let queue = map.required("queue", what: "the queue to consume")?.string()
+        guard let url, let queue else { return nil }
+        var config = AMQPSourceConfig(url: url, queue: queue)
+        if let prefetch = map["prefetch"]?.int(in: 1...65535) { config.prefetch = prefetch }
+        if let declare = map["declare"]?.bool() { config.declare = declare }
+        if let exchange = map["dead_letter_exchange"]?.string(nonEmpty: false) { config.deadLetterExchange = exchange }
+        if let key = map["dead_letter_routing_key"]?.string() { config.deadLetterRoutingKey = key }
+        if let via = map["retry_via"]?.oneOf(AMQPSourceConfig.RetryVia.self) { config.retryVia = via }
+        if let heartbeat = map["heartbeat"]?.duration(atLeast: .zero) { config.heartbeat = heartbeat }
+        if let name = map["connection_name"]?.string() { config.connectionName = name }
+        if let tlsValue = map["tls"], let tls = tlsSettings(tlsValue) { config.tls = tls }
+        return config
+    }
+
+    static func tlsSettings(_ value: ConfigValue) -> TLSSettings? {
+        guard let map = value.mapping(keys: ["ca_file", "cert_file", "key_file", "verify"]) else { return nil }
+        var tls = TLSSettings()
+        tls.caFile = map["ca_file"]?.string()
+        tls.certFile = map["cert_file"]?.string()
+        tls.keyFile = map["key_file"]?.string()
+        if let verify = map["verify"]?.bool() { tls.verify = verify }
+        if (tls.certFile == nil) != (tls.keyFile == nil) {
+            value.report("cert_file and key_file go together: give both for mutual TLS, or neither")
+        }
+        return tls
+    }
+
+    static func kafkaSource(_ value: ConfigValue) -> KafkaSourceConfig? {
+        guard
+            let map = value.mapping(keys: [
+                "brokers", "topics", "group", "dead_letter_topic", "commit_interval", "properties",
+            ])
+        else { return nil }
+        let brokers = map.required("brokers", what: "host:port[,host:port…]")?.stringList()?.joined(separator: ",")
+        let topics = map.required("topics", what: "a list of topics")?.stringList()
+        if let topics, topics.isEmpty { map["topics"]?.report("expected at least one topic") }
+        let group = map.required("group", what: "the consumer group id")?.string()
+        guard let brokers, let topics, let group, !topics.isEmpty else { return nil }
+        var config = KafkaSourceConfig(brokers: brokers, topics: topics, group: group)
+        if let topic = map["dead_letter_topic"]?.string() { config.deadLetterTopic = topic }
+        if let interval = map["commit_interval"]?.duration(atLeast: .milliseconds(10)) {
+            config.commitInterval = interval
+        }
+        if let properties = map["properties"]?.stringMap() {
+            let managed = ["bootstrap.servers", "group.id", "enable.auto.commit", "enable.auto.offset.store"]
+            for key in properties.keys where managed.contains(key) {
+                map["properties"]?.report(
+                    "property '\(key)' is set by idem itself (use brokers and group, or leave it out)")
+            }
+            config.properties = properties
+        }
+        return config
+    }
+
+    // MARK: identity
+
+    static func identityChain(_ value: ConfigValue, kind: SourceKind?) -> IdentityChain? {
+        guard let items = value.list() else { return nil }
+        if items.isEmpty {
+            value.report("expected at least one ID source")
+            return nil
+        }
+        var sources: [IDSource] = []
+        for item in items {
+            guard let source = idSource(item) else { continue }
+            if let kind, !source.applicableKinds.contains(kind) {
+                item.report("ID source '\(source)' never yields a value for a \(kind) consumer")
+                continue
+            }
+            sources.append(source)
+        }
+        return sources.count == items.count ? IdentityChain(sources) : nil
+    }
+
+    static let idSourceNames = ["message_id", "key", "offset", "content_hash", "header", "json"]
+
+    static func idSource(_ value: ConfigValue) -> IDSource? {
+        if case .scalar = value.node {
+            guard let name = value.string() else { return nil }
+            switch name {
+            case "message_id": return .messageId
+            case "key": return .key
+            case "offset": return .offset
+            case "content_hash": return .contentHash
+            case "header", "json":
+                value.report("'\(name)' needs a value: write '\(name): \(name == "header" ? "NAME" : "/pointer")'")
+                return nil
+            default:
+                var message =
+                    "expected an ID source (message_id, key, offset, content_hash, header: NAME or json: /pointer), got \(value.got)"
+                if let suggestion = KeySuggestion.nearest(to: name, in: idSourceNames) {
+                    message += "; did you mean '\(suggestion)'?"
+                }
+                value.report(message)
+                return nil
+            }
+        }
+        guard let map = value.mapping(keys: ["header", "json"]) else { return nil }
+        switch (map["header"], map["json"]) {
+        case (let header?, nil):
+            return header.string().map(IDSource.header)
+        case (nil, let json?):
+            guard let text = json.text(expected: "a JSON pointer such as /order/id") else { return nil }
+            do {
+                return .json(try JSONPointer(text))
+            } catch {
+                json.report("expected a JSON pointer such as /order/id: \(error.reason)")
+                return nil
+            }
+        default:
+            value.report("expected exactly one of 'header: NAME' or 'json: /pointer'")
+            return nil
+        }
+    }
+
+    // MARK: handler
+
+    static func handlerConfig(_ value: ConfigValue) -> HandlerConfig? {
+        let kindKeys = ["sql", "exec", "plugin", "swift"]
+        let ownKeys: [String: [String]] = [
+            "sql": ["params"], "exec": ["processes", "in_flight", "env"], "plugin": ["config"], "swift": [],
+        ]
+        let allKeys = kindKeys + ["timeout", "params", "processes", "in_flight", "env", "config"]
+        guard let map = value.mapping(keys: allKeys) else { return nil }
+        let present = kindKeys.filter { map.has($0) }
+        guard present.count == 1, let kind = present.first else {
+            value.report(
+                present.isEmpty
+                    ? "expected one of sql, exec, plugin or swift"
+                    : "expected exactly one of sql, exec, plugin or swift, got \(present.joined(separator: " and "))")
+            return nil
+        }
+        var valid = true
+        for (other, keys) in ownKeys where other != kind {
+            for key in keys where map.has(key) {
+                map[key]?.report("'\(key)' belongs to \(other) handlers, not to a \(kind) handler")
+                valid = false
+            }
+        }
+        let timeout = map["timeout"].map { $0.duration(atLeast: .milliseconds(1)) } ?? .seconds(30)
+        let decoded: HandlerConfig.Kind?
+        switch kind {
+        case "sql": decoded = sqlHandler(map)
+        case "exec": decoded = execHandler(map)
+        case "plugin":
+            let path = map["plugin"]?.string()
+            let config = map["config"].map { jsonText(of: $0) } ?? "{}"
+            decoded = path.flatMap { path in config.map { .plugin(path: path, config: $0) } }
+        default:
+            decoded = map["swift"]?.string().map { .swift(name: $0) }
+        }
+        guard valid, let decoded, let timeout else { return nil }
+        return HandlerConfig(kind: decoded, timeout: timeout)
+    }
+
+    static func sqlHandler(_ map: ConfigMapping) -> HandlerConfig.Kind? {
+        guard let statementValue = map["sql"], let statement = statementValue.string() else { return nil }
+        var parameters: [SQLParameterSource] = []
+        var valid = true
+        if let list = map["params"]?.list() {
+            for item in list {
+                guard let text = item.string() else {
+                    valid = false
+                    continue
+                }
+                do {
+                    parameters.append(try SQLParameterSource(parsing: text))
+                } catch {
+                    item.report("expected a parameter source (id, body, fence, attempt, source, json:/pointer, header:NAME), got \(item.got)")
+                    valid = false
+                }
+            }
+        }
+        let highest = SQLPlaceholders.highestIndex(in: statement)
+        if valid, highest != parameters.count {
+            let where_ = map["params"] ?? statementValue
+            where_.report(
+                "the statement uses \(highest == 0 ? "no placeholders" : "placeholders up to $\(highest)") but params lists \(parameters.count) value\(parameters.count == 1 ? "" : "s")"
+            )
+            valid = false
+        }
+        return valid ? .sql(statement: statement, parameters: parameters) : nil
+    }
+
+    static func execHandler(_ map: ConfigMapping) -> HandlerConfig.Kind? {
+        guard let commandValue = map["exec"], let command = commandValue.stringList() else { return nil }
+        guard !command.isEmpty, !command[0].isEmpty else {
+            commandValue.report("expected a command: a program and its arguments")
+            return nil
+        }
+        var settings = ExecHandlerSettings(command: command)
+        if let value = map["processes"] {
+            guard let processes = value.int(in: 1...256) else { return nil }
+            settings.processes = processes
+        }
+        if let value = map["in_flight"] {
+            guard let inFlight = value.int(in: 1...4096) else { return nil }
+            settings.inFlight = inFlight
+        }
+        if let value = map["env"] {
+            guard let env = value.stringMap() else { return nil }
+            settings.environment = env
+        }
+        return .exec(settings)
+    }
+
+    /// A YAML subtree as compact JSON, for plugin configuration.
+    static func jsonText(of value: ConfigValue) -> String? {
+        switch value.node {
+        case .scalar(let scalar):
+            guard let text = value.text(expected: "a value") else { return nil }
+            if scalar.style == .plain {
+                if ["true", "false", "null"].contains(text) { return text }
+                if case .number = (try? JSONValue(parsing: Array(text.utf8))) { return text }
+            }
+            return JSONValue.string(text).jsonText
+        case .sequence:
+            guard let items = value.list() else { return nil }
+            let parts = items.compactMap(jsonText(of:))
+            return parts.count == items.count ? "[" + parts.joined(separator: ",") + "]" : nil
+        case .mapping(let mapping):
+            var parts: [String] = []
+            for (key, child) in mapping {
+                let name = key.scalar?.string ?? ""
+                guard
+                    let text = jsonText(
+                        of: ConfigValue(node: child, path: value.path.appending(name), decoder: value.decoder))
+                else { return nil }
+                parts.append(JSONValue.string(name).jsonText + ":" + text)
+            }
+            return "{" + parts.joined(separator: ",") + "}"
+        case .alias:
+            value.report("YAML aliases are not supported here")
+            return nil
+        }
+    }
+
+    // MARK: policies
+
+    static func dedupSettings(_ value: ConfigValue) -> DedupSettings? {
+        guard let map = value.mapping(keys: ["mode", "lease", "on_payload_conflict", "retention"]) else { return nil }
+        var settings = DedupSettings()
+        if let mode = map["mode"]?.oneOf(DedupMode.self) { settings.mode = mode }
+        if let lease = map["lease"]?.duration(atLeast: .seconds(1)) { settings.lease = lease }
+        if let action = map["on_payload_conflict"]?.oneOf(PayloadConflictAction.self) {
+            settings.onPayloadConflict = action
+        }
+        if let retention = map["retention"]?.duration(atLeast: .seconds(60)) { settings.retention = retention }
+        return settings
+    }
+
+    static func retryPolicy(_ value: ConfigValue) -> RetryPolicy? {
+        guard
+            let map = value.mapping(keys: ["max_attempts", "initial_backoff", "max_backoff", "multiplier", "jitter"])
+        else { return nil }
+        let base = RetryPolicy.default
+        let attempts = map["max_attempts"].map { $0.int(in: 1...1000) } ?? base.maxAttempts
+        let initial = map["initial_backoff"].map { $0.duration(atLeast: .zero) } ?? base.initialBackoff
+        let maximum = map["max_backoff"].map { $0.duration(atLeast: .zero) } ?? base.maxBackoff
+        let multiplier = map["multiplier"].map { $0.double(in: 1...100) } ?? base.multiplier
+        let jitter = map["jitter"].map { $0.double(in: 0...1) } ?? base.jitter
+        guard let attempts, let initial, let maximum, let multiplier, let jitter else { return nil }
+        if maximum < initial {
+            map["max_backoff"]?.report(
+                "max_backoff (\(DurationParser.format(maximum))) is shorter than initial_backoff (\(DurationParser.format(initial)))"
+            )
+            return nil
+        }
+        return RetryPolicy(
+            maxAttempts: attempts, initialBackoff: initial, multiplier: multiplier, maxBackoff: maximum, jitter: jitter)
+    }
+
+    static func batchSettings(_ value: ConfigValue) -> BatchSettings? {
+        guard let map = value.mapping(keys: ["size", "max_wait"]) else { return nil }
+        var settings = BatchSettings()
+        if let size = map["size"]?.int(in: 1...10000) { settings.size = size }
+        if let wait = map["max_wait"]?.duration(atLeast: .zero) { settings.maxWait = wait }
+        return settings
+    }
+}

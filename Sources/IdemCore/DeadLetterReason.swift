@@ -1,0 +1,45 @@
+/// Why a message went to the dead letters: the `x-idem-reason` and `x-idem-last-error`
+/// headers are made from it.
+public enum DeadLetterReason: Sendable, Hashable, CustomStringConvertible {
+    /// The message could not be processed at all.
+    case poison(PoisonReason)
+    /// The handler rejected it (a permanent failure) on attempt `attempt`.
+    case rejected(String, attempt: Int)
+    /// Every attempt failed transiently; `lastError` is the last failure.
+    case attemptsExhausted(attempts: Int, lastError: String)
+    /// A message with an ID already processed arrived with a different body.
+    case payloadConflict(storedHash: String, receivedHash: String)
+
+    /// The `x-idem-reason` header value.
+    public var code: String {
+        switch self {
+        case .poison(let reason): return reason.code
+        case .rejected: return "rejected"
+        case .attemptsExhausted: return "attempts-exhausted"
+        case .payloadConflict: return "payload-conflict"
+        }
+    }
+
+    /// The attempts made, for `x-idem-attempts` (0 when the handler never ran).
+    public var attempts: Int {
+        switch self {
+        case .poison, .payloadConflict: return 0
+        case .rejected(_, let attempt): return attempt
+        case .attemptsExhausted(let attempts, _): return attempts
+        }
+    }
+
+    /// The `x-idem-last-error` header value.
+    public var description: String {
+        switch self {
+        case .poison(let reason):
+            return reason.description
+        case .rejected(let error, _):
+            return error
+        case .attemptsExhausted(let attempts, let lastError):
+            return "\(attempts) attempt\(attempts == 1 ? "" : "s") failed; last error: \(lastError)"
+        case .payloadConflict(let stored, let received):
+            return "the ID was processed with a body of SHA-256 \(stored), this body's is \(received)"
+        }
+    }
+}

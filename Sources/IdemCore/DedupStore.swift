@@ -1,0 +1,59 @@
+/// The `processed_messages` table, as the runtime uses it (implemented over PostgreSQL in
+/// the runtime; the core only states the contract).
+public protocol DedupStore: Sendable {
+    /// Transactional mode: in one transaction, claims `requests` in sorted ID order, runs
+    /// `handle` for each claimed one (a savepoint per message) and commits. The results are
+    /// in the order of `requests`. Nothing is committed if the call throws.
+    func processTransactionally(
+        consumer: String,
+        _ requests: [ClaimRequest],
+        handle: @Sendable (ClaimRequest, _ attempt: Int, _ fence: Int64, any HandlerTransaction) async -> HandlerResult
+    ) async throws(DedupStoreError) -> [TransactionalOutcome]
+
+    /// Lease mode: claims `requests` in one round trip with a lease of `lease`.
+    func claimLeases(
+        consumer: String, _ requests: [ClaimRequest], lease: Duration
+    ) async throws(DedupStoreError) -> [ClaimResult]
+
+    /// Lease mode: marks the ID done if `fence` is still the current one; false when a
+    /// newer claim has taken the row over (a stale fence).
+    func complete(consumer: String, id: MessageID, fence: Int64) async throws(DedupStoreError) -> Bool
+
+    /// Records a failed attempt (`lastError`), and releases the lease; `final` marks the
+    /// row dead-lettered so that redeliveries are duplicates.
+    func recordFailure(
+        consumer: String, id: MessageID, fence: Int64, lastError: String, final: Bool
+    ) async throws(DedupStoreError)
+}
+
+/// The outcome of one message in a transactional batch.
+public enum TransactionalOutcome: Sendable, Hashable {
+    /// The claim found the ID already done, or with another payload.
+    case notClaimed(ClaimResult)
+    /// The handler ran as `attempt` and returned `result`; on success its effect committed.
+    case handled(HandlerResult, attempt: Int)
+}
+
+/// Why the dedup store could not answer.
+public enum DedupStoreError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// PostgreSQL cannot be reached; the runtime pauses and reconnects.
+    case unavailable(String)
+    /// A deadlock or serialization failure rolled the transaction back; retry.
+    case conflict(String)
+    /// The schema is missing or older than this version of idem.
+    case schemaOutdated(found: Int, required: Int)
+    /// Anything else PostgreSQL refused.
+    case failed(String)
+
+    /// A sentence naming what is wrong.
+    public var description: String {
+        switch self {
+        case .unavailable(let detail): return "PostgreSQL is unavailable: \(detail)"
+        case .conflict(let detail): return "transaction conflict: \(detail)"
+        case .schemaOutdated(let found, let required):
+            return
+                "the dedup schema is at version \(found), this idem needs \(required): run `idem migrate --config FILE`"
+        case .failed(let detail): return detail
+        }
+    }
+}

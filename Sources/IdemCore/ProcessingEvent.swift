@@ -1,0 +1,22 @@
+/// What happened to one message, as the outcome policy sees it.
+public enum ProcessingEvent: Sendable, Hashable {
+    /// The message is poison: no usable ID, an oversize or undecodable body.
+    case poison(PoisonReason)
+    /// Its ID is already done (or was dead-lettered before): a redelivery.
+    case duplicate
+    /// Its ID is done, but the stored payload hash differs from this body's.
+    case payloadConflict(storedHash: String, receivedHash: String)
+    /// Lease mode: another worker holds a live lease on the ID; `remaining` is how long
+    /// the lease still runs, when the store knows.
+    case heldByLiveLease(remaining: Duration?)
+    /// PostgreSQL cannot be reached.
+    case storeUnavailable
+    /// The transaction hit a deadlock or serialization failure and was rolled back; it was
+    /// not an attempt of the handler.
+    case storeConflict
+    /// The handler ran as attempt `attempt` (1-based, counted across redeliveries) and
+    /// returned `result`.
+    case handled(HandlerResult, attempt: Int)
+    /// The handler threw or timed out on attempt `attempt`; that counts as transient.
+    case handlerFailed(String, attempt: Int)
+}

@@ -1,0 +1,52 @@
+import IdemConfig
+import IdemCore
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// The whole worker of `idem run`: one service per consumer in a service group that stops
+/// gracefully on SIGTERM or SIGINT within the configured grace period.
+public struct WorkerRuntime: Sendable {
+    /// The configuration it runs.
+    public let config: WorkerConfig
+    private let logger: Logger
+
+    /// Creates the runtime for `config`.
+    public init(config: WorkerConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+    }
+
+    /// The consumers this build cannot run, each with the reason.
+    public var unavailableConsumers: [(name: String, reason: String)] {
+        config.consumers.compactMap { consumer in
+            FeatureAvailability.unavailableReason(consumer).map { (consumer.name, $0) }
+        }
+    }
+
+    /// Builds the service group. `gracePeriod` overrides the configured one.
+    public func makeServiceGroup(gracePeriod: Duration? = nil) -> ServiceGroup {
+        let services = config.consumers.map { consumer in
+            ServiceGroupConfiguration.ServiceConfiguration(
+                service: ConsumerService(config: consumer, logger: logger),
+                successTerminationBehavior: .ignore,
+                failureTerminationBehavior: .gracefullyShutdownGroup)
+        }
+        var configuration = ServiceGroupConfiguration(
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = gracePeriod ?? config.shutdown.gracePeriod
+        configuration.maximumCancellationDuration = .seconds(5)
+        return ServiceGroup(configuration: configuration)
+    }
+
+    /// Runs until a shutdown signal, then stops within the grace period.
+    public func run(gracePeriod: Duration? = nil) async throws {
+        logger.info(
+            "idem starting",
+            metadata: [
+                "config": .string(config.file), "consumers": .string(config.consumers.map(\.name).joined(separator: ",")),
+            ])
+        try await makeServiceGroup(gracePeriod: gracePeriod).run()
+        logger.info("idem stopped")
+    }
+}

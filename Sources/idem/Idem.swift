@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+
+/// `idem`: the command-line entry point.
+struct Idem: AsyncParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "idem",
+        abstract: "An idempotent message-queue consumer worker for RabbitMQ and Kafka, deduplicating through PostgreSQL.",
+        discussion: """
+            Exit codes: 0 success, 1 runtime failure, 2 configuration or usage error.
+            """,
+        version: version,
+        subcommands: [CheckConfig.self, Run.self, DeriveID.self]
+    )
+}
+
+/// Runs the command line and maps every outcome to idem's exit codes.
+@main
+enum Main {
+    static func main() async {
+        do {
+            var command = try Idem.parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as CLIFailure {
+            FileHandle.standardError.write(Data((error.message + "\n").utf8))
+            exit(error.exitCode)
+        } catch {
+            let code = Idem.exitCode(for: error)
+            if code == .success {
+                Idem.exit(withError: error)  // --help, --version
+            }
+            let message = Idem.fullMessage(for: error)
+            if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+            // Usage errors are exit 2, as the documentation promises; ExitCode errors keep
+            // their own code.
+            if error is ExitCode {
+                exit(code.rawValue)
+            }
+            exit(code == .validationFailure ? 2 : 1)
+        }
+    }
+}
