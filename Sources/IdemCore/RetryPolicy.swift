@@ -41,8 +41,7 @@ public struct RetryPolicy: Sendable, Hashable {
     /// The delay before the base is spread by jitter: `initial × multiplier^(attempt-1)`,
     /// capped.
     public func baseBackoff(afterAttempt attempt: Int) -> Duration {
-        let exponent = Double(max(0, attempt - 1))
-        let seconds = initialBackoff.seconds * integerPower(multiplier, exponent)
+        let seconds = initialBackoff.seconds * integerPower(multiplier, max(0, attempt - 1))
         guard seconds.isFinite, seconds < maxBackoff.seconds else { return maxBackoff }
         return .seconds(seconds)
     }
@@ -67,16 +66,15 @@ public struct RetryPolicy: Sendable, Hashable {
 
 /// `x^y` for a whole, non-negative `y`, by repeated squaring.
 @inline(__always)
-private func integerPower(_ x: Double, _ y: Double) -> Double {
-    // y is a small non-negative whole number here (an attempt count).
+private func integerPower(_ x: Double, _ y: Int) -> Double {
     var result = 1.0
-    var remaining = Int(y)
+    var remaining = y
     var base = x
     while remaining > 0 {
         if remaining & 1 == 1 { result *= base }
         base *= base
         remaining >>= 1
-        if result.isInfinite { return .infinity }
+        if result.isInfinite || base.isInfinite && remaining > 0 { return .infinity }
     }
     return result
 }
