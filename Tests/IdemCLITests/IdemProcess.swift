@@ -1,0 +1,55 @@
+import Foundation
+
+/// Runs the built `idem` executable as a child process, as a user would.
+struct IdemProcess {
+    /// The `idem` binary beside the test bundle, or `$IDEM_BINARY`.
+    static var binary: URL {
+        if let path = ProcessInfo.processInfo.environment["IDEM_BINARY"] { return URL(fileURLWithPath: path) }
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        // The bundle may be a directory (…/idemPackageTests.xctest/…) on some toolchains.
+        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("idem").path),
+            directory.path != "/"
+        {
+            directory.deleteLastPathComponent()
+        }
+        return directory.appendingPathComponent("idem")
+    }
+
+    struct Outcome {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs `idem arguments…` to completion.
+    static func run(_ arguments: [String], environment: [String: String]? = nil) throws -> Outcome {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        // Read both pipes before waiting, so that a full pipe cannot block the child.
+        let group = DispatchGroup()
+        nonisolated(unsafe) var stdoutData = Data()
+        nonisolated(unsafe) var stderrData = Data()
+        DispatchQueue.global().async(group: group) { stdoutData = out.fileHandleForReading.readDataToEndOfFile() }
+        DispatchQueue.global().async(group: group) { stderrData = err.fileHandleForReading.readDataToEndOfFile() }
+        group.wait()
+        process.waitUntilExit()
+        return Outcome(
+            status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
+            stderr: String(decoding: stderrData, as: UTF8.self))
+    }
+
+    /// A temporary file holding `text`.
+    static func temporaryFile(_ text: String, suffix: String = ".yaml") throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("idem-test-\(UUID().uuidString)\(suffix)")
+        try Data(text.utf8).write(to: url)
+        return url
+    }
+}

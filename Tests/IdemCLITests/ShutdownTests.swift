@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+
+@Suite("Signals")
+struct ShutdownTests {
+    /// Starts `idem run`, waits until it is up, sends `signal`, and returns the exit status
+    /// and the seconds from signal to exit.
+    func runAndSignal(_ signal: Int32, gracePeriod: String) throws -> (status: Int32, seconds: Double, log: String) {
+        let config = try IdemProcess.temporaryFile(minimalConfig)
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("idem-run-\(UUID().uuidString).log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let process = Process()
+        process.executableURL = IdemProcess.binary
+        process.arguments = ["run", "--config", config.path, "--grace-period", gracePeriod]
+        process.standardError = try FileHandle(forWritingTo: log)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+
+        let started = Date()
+        func logText() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+        while !logText().contains("idem starting") {
+            guard process.isRunning, Date().timeIntervalSince(started) < 30 else {
+                throw TestFailure("idem run did not start: \(logText())")
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        // The consumer services start right after; give the group a moment to install its
+        // signal handlers.
+        Thread.sleep(forTimeInterval: 0.3)
+        let signalled = Date()
+        kill(process.processIdentifier, signal)
+        while process.isRunning && Date().timeIntervalSince(signalled) < 20 {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        let seconds = Date().timeIntervalSince(signalled)
+        guard !process.isRunning else { throw TestFailure("idem run did not exit within 20 s of the signal") }
+        return (process.terminationStatus, seconds, logText())
+    }
+
+    @Test(arguments: [SIGTERM, SIGINT])
+    func exitsZeroWithinTheGracePeriod(signal: Int32) throws {
+        let result = try runAndSignal(signal, gracePeriod: "5s")
+        #expect(result.status == 0, "\(result.log)")
+        #expect(result.seconds < 5, "took \(result.seconds) s")
+        #expect(result.log.contains("idem stopped"))
+        // Consumers this build cannot run are named, with their source kind.
+        #expect(result.log.contains("consumer=orders") && result.log.contains("RabbitMQ (amqp) consumer is not available"))
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
