@@ -25,7 +25,8 @@ public enum ConfigLoader {
         } catch {
             let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read" : "does not exist"
             throw ConfigError(issues: [
-                ConfigIssue(file: path, line: nil, column: nil, path: .root, message: "the configuration file \(reason)")
+                ConfigIssue(
+                    file: path, line: nil, column: nil, path: .root, message: "the configuration file \(reason)")
             ])
         }
         return try parse(yaml: text, file: path, environment: environment)
@@ -77,7 +78,8 @@ public enum ConfigLoader {
             .composer(let context, let problem, let mark, _):
             return issue(problem, mark, context)
         case .duplicatedKeysInMapping(let duplicates, let context):
-            return issue("key \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) appears more than once", context.mark, nil)
+            return issue(
+                "key \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) appears more than once", context.mark, nil)
         default:
             return ConfigIssue(file: file, line: nil, column: nil, path: .root, message: "invalid YAML: \(error)")
         }

@@ -5,7 +5,8 @@ import IdemCore
 enum WorkerConfigDecoding {
     static func decode(_ root: ConfigValue, file: String) -> WorkerConfig? {
         guard let top = root.mapping(keys: ["postgres", "consumers", "shutdown", "logging"]) else { return nil }
-        let postgres = top.required("postgres", what: "the PostgreSQL that holds the dedup table").flatMap(postgresSettings)
+        let postgres = top.required("postgres", what: "the PostgreSQL that holds the dedup table").flatMap(
+            postgresSettings)
         let shutdown = top["shutdown"].map(shutdownSettings) ?? ShutdownSettings()
         let logging = top["logging"].map(loggingSettings) ?? LoggingSettings()
         var consumers: [ConsumerConfig]?
@@ -37,7 +38,8 @@ enum WorkerConfigDecoding {
         }
         let url = map.required("url", what: "a libpq URL such as postgres://idem@127.0.0.1:5432/idem")?.string()
         if let url, !(url.hasPrefix("postgres://") || url.hasPrefix("postgresql://")) {
-            map["url"]?.report("expected a URL starting with postgres:// or postgresql://, got \"\(Redaction.url(url))\"")
+            map["url"]?.report(
+                "expected a URL starting with postgres:// or postgresql://, got \"\(Redaction.url(url))\"")
         }
         var settings = PostgresSettings(url: url ?? "")
         if let tableValue = map["table"], let table = tableValue.string() {
@@ -131,7 +133,8 @@ enum WorkerConfigDecoding {
     static func isConsumerName(_ name: String) -> Bool {
         !name.isEmpty && name.count <= 100
             && name.unicodeScalars.allSatisfy {
-                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0))
+                $0.isASCII
+                    && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0))
             }
     }
 
@@ -330,15 +333,17 @@ enum WorkerConfigDecoding {
                 do {
                     parameters.append(try SQLParameterSource(parsing: text))
                 } catch {
-                    item.report("expected a parameter source (id, body, fence, attempt, source, json:/pointer, header:NAME), got \(item.got)")
+                    item.report(
+                        "expected a parameter source (id, body, fence, attempt, source, json:/pointer, header:NAME), got \(item.got)"
+                    )
                     valid = false
                 }
             }
         }
         let highest = SQLPlaceholders.highestIndex(in: statement)
         if valid, highest != parameters.count {
-            let where_ = map["params"] ?? statementValue
-            where_.report(
+            let target = map["params"] ?? statementValue
+            target.report(
                 "the statement uses \(highest == 0 ? "no placeholders" : "placeholders up to $\(highest)") but params lists \(parameters.count) value\(parameters.count == 1 ? "" : "s")"
             )
             valid = false

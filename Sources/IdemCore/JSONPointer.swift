@@ -58,7 +58,8 @@ public struct JSONPointer: Sendable, Hashable, CustomStringConvertible {
                     return .failure(
                         JSONPointerError(
                             pointer: description,
-                            reason: "'\(token)' is not an index of the \(items.count)-element array at \(depth == 0 ? "the root" : prefix)"
+                            reason:
+                                "'\(token)' is not an index of the \(items.count)-element array at \(depth == 0 ? "the root" : prefix)"
                         ))
                 }
                 current = items[position]

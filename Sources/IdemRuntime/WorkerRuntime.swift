@@ -44,7 +44,8 @@ public struct WorkerRuntime: Sendable {
         logger.info(
             "idem starting",
             metadata: [
-                "config": .string(config.file), "consumers": .string(config.consumers.map(\.name).joined(separator: ",")),
+                "config": .string(config.file),
+                "consumers": .string(config.consumers.map(\.name).joined(separator: ",")),
             ])
         try await makeServiceGroup(gracePeriod: gracePeriod).run()
         logger.info("idem stopped")

@@ -31,7 +31,8 @@ struct CheckConfig: AsyncParsableCommand {
             )
         }
         print(lines.joined(separator: "\n"))
-        let warnings = ConfigWarnings.warnings(for: config)
+        let warnings =
+            ConfigWarnings.warnings(for: config)
             + config.consumers.compactMap { consumer in
                 FeatureAvailability.unavailableReason(consumer).map {
                     "consumers.\(consumer.name): \($0); `idem run` will not start this consumer"

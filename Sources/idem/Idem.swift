@@ -7,7 +7,8 @@ struct Idem: AsyncParsableCommand {
 
     static let configuration = CommandConfiguration(
         commandName: "idem",
-        abstract: "An idempotent message-queue consumer worker for RabbitMQ and Kafka, deduplicating through PostgreSQL.",
+        abstract:
+            "An idempotent message-queue consumer worker for RabbitMQ and Kafka, deduplicating through PostgreSQL.",
         discussion: """
             Exit codes: 0 success, 1 runtime failure, 2 configuration or usage error.
             """,

@@ -18,7 +18,9 @@ enum SampleMessage {
         guard case .object(let members) = document else {
             throw Invalid(description: "expected a JSON object, got a \(document.typeName)")
         }
-        let known = ["body", "body_json", "body_base64", "headers", "message_id", "key", "topic", "partition", "offset", "queue"]
+        let known = [
+            "body", "body_json", "body_base64", "headers", "message_id", "key", "topic", "partition", "offset", "queue",
+        ]
         for (name, _) in members where !known.contains(name) {
             throw Invalid(description: "unknown field '\(name)' (fields: \(known.joined(separator: ", ")))")
         }
@@ -28,7 +30,9 @@ enum SampleMessage {
         } else if let json = document[member: "body_json"] {
             body = Array(json.jsonText.utf8)
         } else if case .string(let base64)? = document[member: "body_base64"] {
-            guard let data = Data(base64Encoded: base64) else { throw Invalid(description: "body_base64 is not base64") }
+            guard let data = Data(base64Encoded: base64) else {
+                throw Invalid(description: "body_base64 is not base64")
+            }
             body = Array(data)
         }
         var headers: [String: HeaderValue] = [:]
@@ -58,6 +62,7 @@ enum SampleMessage {
                 partition: Int32(document[member: "partition"]?.scalarText ?? "0") ?? 0,
                 offset: Int64(document[member: "offset"]?.scalarText ?? "0") ?? 0)
         }
-        return Message(body: body, headers: headers, properties: properties, key: kind == .kafka ? key : nil, source: source)
+        return Message(
+            body: body, headers: headers, properties: properties, key: kind == .kafka ? key : nil, source: source)
     }
 }

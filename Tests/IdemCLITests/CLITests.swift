@@ -42,8 +42,14 @@ struct CLITests {
         let outcome = try IdemProcess.run(["check-config", file.path])
         #expect(outcome.status == 2)
         let lines = outcome.stderr.split(separator: "\n").map(String.init)
-        #expect(lines.contains("\(file.path):9:9: consumers[0].source.amqp.prefech: unknown key 'prefech'; did you mean 'prefetch'?"))
-        #expect(lines.contains { $0.hasPrefix("\(file.path):13:") && $0.contains("consumers[0].retry.max_attempts: expected a whole number") })
+        #expect(
+            lines.contains(
+                "\(file.path):9:9: consumers[0].source.amqp.prefech: unknown key 'prefech'; did you mean 'prefetch'?"))
+        #expect(
+            lines.contains {
+                $0.hasPrefix("\(file.path):13:")
+                    && $0.contains("consumers[0].retry.max_attempts: expected a whole number")
+            })
         #expect(lines.last == "2 problems in the configuration")
         #expect(outcome.stdout.isEmpty)
     }
@@ -56,7 +62,8 @@ struct CLITests {
     }
 
     @Test func unsetEnvironmentVariableIsExit2() throws {
-        let file = try IdemProcess.temporaryFile(minimalConfig.replacingOccurrences(of: "idem@", with: "idem:${IDEM_TEST_UNSET_PW}@"))
+        let file = try IdemProcess.temporaryFile(
+            minimalConfig.replacingOccurrences(of: "idem@", with: "idem:${IDEM_TEST_UNSET_PW}@"))
         let outcome = try IdemProcess.run(["check-config", file.path], environment: [:])
         #expect(outcome.status == 2)
         #expect(outcome.stderr.contains("postgres.url: environment variable IDEM_TEST_UNSET_PW is not set"))
@@ -68,7 +75,9 @@ struct CLITests {
         #expect(outcome.stderr.contains("/nonexistent/worker.yaml: the configuration file does not exist"))
     }
 
-    @Test(arguments: [["frobnicate"], ["run", "--no-such-flag"], ["run", "--grace-period", "soon"], ["check-config", "a", "b"]])
+    @Test(arguments: [
+        ["frobnicate"], ["run", "--no-such-flag"], ["run", "--grace-period", "soon"], ["check-config", "a", "b"],
+    ])
     func usageErrorsAreExit2(arguments: [String]) throws {
         let outcome = try IdemProcess.run(arguments)
         #expect(outcome.status == 2, "\(arguments): \(outcome.stderr)")

@@ -48,7 +48,8 @@ struct IdemProcess {
 
     /// A temporary file holding `text`.
     static func temporaryFile(_ text: String, suffix: String = ".yaml") throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("idem-test-\(UUID().uuidString)\(suffix)")
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "idem-test-\(UUID().uuidString)\(suffix)")
         try Data(text.utf8).write(to: url)
         return url
     }

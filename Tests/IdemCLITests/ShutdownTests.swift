@@ -46,7 +46,8 @@ struct ShutdownTests {
         #expect(result.seconds < 5, "took \(result.seconds) s")
         #expect(result.log.contains("idem stopped"))
         // Consumers this build cannot run are named, with their source kind.
-        #expect(result.log.contains("consumer=orders") && result.log.contains("RabbitMQ (amqp) consumer is not available"))
+        #expect(
+            result.log.contains("consumer=orders") && result.log.contains("RabbitMQ (amqp) consumer is not available"))
     }
 }
 

@@ -45,7 +45,10 @@ struct ConfigLoaderTests {
         #expect(config.consumers[0].source.kind == .amqp)
         #expect(config.consumers[1].source.kind == .kafka)
         #expect(config.consumers[1].dedup.mode == .lease)
-        #expect(config.consumers[0].identity.sources == [.messageId, .header("X-Request-Id"), .json(try JSONPointer("/order/id"))])
+        #expect(
+            config.consumers[0].identity.sources == [
+                .messageId, .header("X-Request-Id"), .json(try JSONPointer("/order/id")),
+            ])
     }
 
     @Test func defaults() throws {
@@ -77,9 +80,10 @@ struct ConfigLoaderTests {
     @Test func wrongTypeNamesKeyPathAndExpectation() {
         let yaml = minimal + "\n    retry:\n      max_attempts: five\n"
         let found = issues(yaml)
-        #expect(found.map(\.description) == [
-            "worker.yaml:13:21: consumers[0].retry.max_attempts: expected a whole number from 1 to 1000, got \"five\""
-        ])
+        #expect(
+            found.map(\.description) == [
+                "worker.yaml:13:21: consumers[0].retry.max_attempts: expected a whole number from 1 to 1000, got \"five\""
+            ])
     }
 
     @Test func unknownKeySuggestsTheNearestValidKey() {
@@ -98,9 +102,10 @@ struct ConfigLoaderTests {
 
     @Test func missingRequiredKey() {
         let found = issues(minimal.replacingOccurrences(of: "        queue: orders\n", with: ""))
-        #expect(found.map(\.description) == [
-            "worker.yaml:7:9: consumers[0].source.amqp: missing required key 'queue' (the queue to consume)"
-        ])
+        #expect(
+            found.map(\.description) == [
+                "worker.yaml:7:9: consumers[0].source.amqp: missing required key 'queue' (the queue to consume)"
+            ])
     }
 
     @Test func unsetEnvironmentVariable() {
@@ -112,7 +117,8 @@ struct ConfigLoaderTests {
     }
 
     @Test func environmentInterpolation() throws {
-        let yaml = minimal.replacingOccurrences(of: "postgres://idem@127.0.0.1:5432/idem", with: "postgres://idem:${PW}@${HOST:-localhost}:$${X}/idem")
+        let yaml = minimal.replacingOccurrences(
+            of: "postgres://idem@127.0.0.1:5432/idem", with: "postgres://idem:${PW}@${HOST:-localhost}:$${X}/idem")
         let config = try load(yaml, env: ["PW": "s3cret"])
         #expect(config.postgres.url == "postgres://idem:s3cret@localhost:${X}/idem")
         #expect(config.postgres.redactedURL == "postgres://idem:***@localhost:${X}/idem")
@@ -142,10 +148,11 @@ struct ConfigLoaderTests {
                   mode: lease
             """
         let paths = Set(issues(yaml).map(\.path.description))
-        #expect(paths.isSuperset(of: [
-            "postgres.url", "postgres.pool_size", "consumers[0].name", "consumers[0].source.kafka.topics",
-            "consumers[0].handler.timeout",
-        ]))
+        #expect(
+            paths.isSuperset(of: [
+                "postgres.url", "postgres.pool_size", "consumers[0].name", "consumers[0].source.kafka.topics",
+                "consumers[0].handler.timeout",
+            ]))
     }
 
     @Test func sqlHandlerNeedsTransactionalMode() {
@@ -161,10 +168,15 @@ struct ConfigLoaderTests {
 
     @Test func idSourceForms() throws {
         let yaml = minimal + "\n    id: [{header: X-Id}, {json: /a~1b}, content_hash]\n"
-        #expect(try load(yaml).consumers[0].identity.sources == [.header("X-Id"), .json(try JSONPointer("/a~1b")), .contentHash])
+        #expect(
+            try load(yaml).consumers[0].identity.sources == [
+                .header("X-Id"), .json(try JSONPointer("/a~1b")), .contentHash,
+            ])
         #expect(issues(minimal + "\n    id: [{json: a}]\n").first?.message.contains("must start with '/'") == true)
-        #expect(issues(minimal + "\n    id: [mesage_id]\n").first?.message.contains("did you mean 'message_id'?") == true)
-        #expect(issues(minimal + "\n    id: [header]\n").first?.message == "'header' needs a value: write 'header: NAME'")
+        #expect(
+            issues(minimal + "\n    id: [mesage_id]\n").first?.message.contains("did you mean 'message_id'?") == true)
+        #expect(
+            issues(minimal + "\n    id: [header]\n").first?.message == "'header' needs a value: write 'header: NAME'")
     }
 
     @Test func sqlParamsMustMatchPlaceholders() {
@@ -179,7 +191,8 @@ struct ConfigLoaderTests {
     @Test func handlerKindsAreExclusive() {
         let yaml = minimal.replacingOccurrences(of: "      params: [id]", with: "      params: [id]\n      swift: Foo")
         #expect(issues(yaml).first?.message == "expected exactly one of sql, exec, plugin or swift, got sql and swift")
-        let misplaced = minimal.replacingOccurrences(of: "      params: [id]", with: "      params: [id]\n      processes: 2")
+        let misplaced = minimal.replacingOccurrences(
+            of: "      params: [id]", with: "      params: [id]\n      processes: 2")
         #expect(issues(misplaced).first?.message == "'processes' belongs to exec handlers, not to a sql handler")
     }
 
@@ -196,7 +209,9 @@ struct ConfigLoaderTests {
         let plugin = minimal.replacingOccurrences(
             of: "      sql: \"INSERT INTO effects(id) VALUES ($1)\"\n      params: [id]",
             with: "      plugin: /lib/x.so\n      config: {a: [1, \"two\", true], b: {c: null}}")
-        #expect(try load(plugin).consumers[0].handler.kind == .plugin(path: "/lib/x.so", config: #"{"a":[1,"two",true],"b":{"c":null}}"#))
+        #expect(
+            try load(plugin).consumers[0].handler.kind
+                == .plugin(path: "/lib/x.so", config: #"{"a":[1,"two",true],"b":{"c":null}}"#))
     }
 
     @Test func durationsAndSizes() throws {
@@ -220,7 +235,8 @@ struct ConfigLoaderTests {
     }
 
     @Test func duplicateKeysAreRejected() {
-        let found = issues(minimal.replacingOccurrences(of: "    queue: orders", with: "    queue: orders\n        queue: other"))
+        let found = issues(
+            minimal.replacingOccurrences(of: "    queue: orders", with: "    queue: orders\n        queue: other"))
         #expect(found.first?.message.contains("appears more than once") == true)
     }
 
@@ -243,7 +259,10 @@ struct ConfigLoaderTests {
     @Test func retentionShorterThanRedeliveryHorizonWarns() throws {
         let yaml = minimal + "\n    dedup: {retention: 30m}\n"
         let warnings = ConfigWarnings.warnings(for: try load(yaml))
-        #expect(warnings.contains { $0.contains("consumers.orders.dedup.retention (30m) is not longer than the redelivery horizon") })
+        #expect(
+            warnings.contains {
+                $0.contains("consumers.orders.dedup.retention (30m) is not longer than the redelivery horizon")
+            })
         #expect(ConfigWarnings.warnings(for: try load(minimal)).isEmpty)
     }
 

@@ -136,7 +136,9 @@ struct IDSourceTests {
 struct IDChainTests {
     @Test func firstSourceThatYieldsWins() throws {
         let chain = IdentityChain([.messageId, .header("X-Id"), .json(try JSONPointer("/id")), .contentHash])
-        #expect(id(chain.derive(amqp(#"{"id":"j"}"#, messageId: "m", headers: ["X-Id": .string("h")])))?.source == .messageId)
+        #expect(
+            id(chain.derive(amqp(#"{"id":"j"}"#, messageId: "m", headers: ["X-Id": .string("h")])))?.source
+                == .messageId)
         #expect(id(chain.derive(amqp(#"{"id":"j"}"#, headers: ["X-Id": .string("h")])))?.source == .header("X-Id"))
         #expect(id(chain.derive(amqp(#"{"id":"j"}"#)))?.source == .json(try JSONPointer("/id")))
         #expect(id(chain.derive(amqp("not json")))?.source == .contentHash)
@@ -154,7 +156,8 @@ struct IDChainTests {
         #expect(
             reason
                 == .noIdentity(notes: [
-                    "message_id: absent", "header: X-Id: absent", "json: /id: is array, not a string, number or boolean",
+                    "message_id: absent", "header: X-Id: absent",
+                    "json: /id: is array, not a string, number or boolean",
                 ]))
     }
 
@@ -165,7 +168,8 @@ struct IDChainTests {
     }
 
     @Test func missingJSONFieldIsPoison() throws {
-        let reason = try #require(poison(IdentityChain([.json(try JSONPointer("/order/id"))]).derive(amqp(#"{"order":{}}"#))))
+        let reason = try #require(
+            poison(IdentityChain([.json(try JSONPointer("/order/id"))]).derive(amqp(#"{"order":{}}"#))))
         #expect(reason.description.contains("no member 'id'"))
     }
 

@@ -5,7 +5,8 @@ import Testing
 @Suite("JSON parsing and pointers")
 struct JSONTests {
     @Test func parsesEveryValueKind() throws {
-        let value = try JSONValue(parsing: Array(#" {"a":[1,-2.5e3,true,false,null],"s":"x\"\\\/\n\u00e9\ud83d\ude00"} "#.utf8))
+        let value = try JSONValue(
+            parsing: Array(#" {"a":[1,-2.5e3,true,false,null],"s":"x\"\\\/\n\u00e9\ud83d\ude00"} "#.utf8))
         #expect(value[member: "a"] == .array([.number("1"), .number("-2.5e3"), .bool(true), .bool(false), .null]))
         #expect(value[member: "s"] == .string("x\"\\/\né😀"))
     }

@@ -6,7 +6,8 @@ import Testing
 @Suite("Outcome policy")
 struct OutcomePolicyTests {
     let policy = OutcomePolicy(
-        retry: RetryPolicy(maxAttempts: 3, initialBackoff: .seconds(2), multiplier: 2, maxBackoff: .seconds(60), jitter: 0))
+        retry: RetryPolicy(
+            maxAttempts: 3, initialBackoff: .seconds(2), multiplier: 2, maxBackoff: .seconds(60), jitter: 0))
 
     func decide(_ event: ProcessingEvent, _ policy: OutcomePolicy? = nil) -> Disposition {
         var generator = SeededGenerator(state: 11)
@@ -28,7 +29,9 @@ struct OutcomePolicyTests {
     }
 
     @Test func transientFailureWithAttemptsLeftIsRetriedAfterBackoff() {
-        for event in [ProcessingEvent.handled(.retry("busy"), attempt: 2), .handlerFailed("timeout after 30s", attempt: 2)] {
+        for event in [
+            ProcessingEvent.handled(.retry("busy"), attempt: 2), .handlerFailed("timeout after 30s", attempt: 2),
+        ] {
             let disposition = decide(event)
             let reason = event == .handled(.retry("busy"), attempt: 2) ? "busy" : "timeout after 30s"
             #expect(disposition == .retry(after: .seconds(4), countsAsAttempt: true, reason: reason))
@@ -46,14 +49,20 @@ struct OutcomePolicyTests {
         #expect(reason.attempts == 3)
         #expect(AMQPAction(disposition, delayQueues: true) == .publishToDeadLetterThenAck(reason))
         #expect(KafkaAction(disposition) == .produceToDeadLetterThenMarkProcessed(reason))
-        #expect(decide(.handlerFailed("crash", attempt: 3)) == .deadLetter(.attemptsExhausted(attempts: 3, lastError: "crash")))
+        #expect(
+            decide(.handlerFailed("crash", attempt: 3))
+                == .deadLetter(.attemptsExhausted(attempts: 3, lastError: "crash")))
     }
 
     @Test func permanentFailureIsDeadLetteredAtOnce() {
         let disposition = decide(.handled(.reject("amount is negative"), attempt: 1))
         #expect(disposition == .deadLetter(.rejected("amount is negative", attempt: 1)))
-        #expect(AMQPAction(disposition, delayQueues: true) == .publishToDeadLetterThenAck(.rejected("amount is negative", attempt: 1)))
-        #expect(KafkaAction(disposition) == .produceToDeadLetterThenMarkProcessed(.rejected("amount is negative", attempt: 1)))
+        #expect(
+            AMQPAction(disposition, delayQueues: true)
+                == .publishToDeadLetterThenAck(.rejected("amount is negative", attempt: 1)))
+        #expect(
+            KafkaAction(disposition)
+                == .produceToDeadLetterThenMarkProcessed(.rejected("amount is negative", attempt: 1)))
     }
 
     @Test func poisonIsDeadLettered() {
@@ -85,7 +94,9 @@ struct OutcomePolicyTests {
     }
 
     @Test func liveLeaseAndDeadlockAreRetriesThatUseNoAttempt() {
-        #expect(decide(.heldByLiveLease(remaining: .seconds(7))) == .retry(after: .seconds(7), countsAsAttempt: false, reason: "the ID is held by a live lease"))
+        #expect(
+            decide(.heldByLiveLease(remaining: .seconds(7)))
+                == .retry(after: .seconds(7), countsAsAttempt: false, reason: "the ID is held by a live lease"))
         if case .retry(let delay, let counts, _) = decide(.heldByLiveLease(remaining: nil)) {
             #expect(delay == policy.liveLeaseDelay)
             #expect(!counts)
@@ -100,7 +111,9 @@ struct OutcomePolicyTests {
     }
 
     @Test func deadLetterHeadersText() {
-        #expect(DeadLetterReason.attemptsExhausted(attempts: 1, lastError: "x").description == "1 attempt failed; last error: x")
+        #expect(
+            DeadLetterReason.attemptsExhausted(attempts: 1, lastError: "x").description
+                == "1 attempt failed; last error: x")
         #expect(DeadLetterReason.rejected("bad", attempt: 2).description == "bad")
         #expect(DeadLetterReason.poison(.bodyTooLarge(size: 10, limit: 5)).attempts == 0)
     }

@@ -42,7 +42,8 @@ struct RetryPolicyTests {
     }
 
     @Test func noJitterIsExact() {
-        let exact = RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(200), multiplier: 3, maxBackoff: .seconds(60), jitter: 0)
+        let exact = RetryPolicy(
+            maxAttempts: 3, initialBackoff: .milliseconds(200), multiplier: 3, maxBackoff: .seconds(60), jitter: 0)
         var generator = SeededGenerator(state: 1)
         #expect(exact.backoff(afterAttempt: 1, using: &generator) == .milliseconds(200))
         #expect(exact.backoff(afterAttempt: 3, using: &generator) == .milliseconds(1800))
@@ -57,12 +58,14 @@ struct RetryPolicyTests {
     @Test func maxAttemptsCountsTheFirstDelivery() {
         #expect(policy.hasAttemptsLeft(after: 4))
         #expect(!policy.hasAttemptsLeft(after: 5))
-        let once = RetryPolicy(maxAttempts: 1, initialBackoff: .seconds(1), multiplier: 2, maxBackoff: .seconds(1), jitter: 0)
+        let once = RetryPolicy(
+            maxAttempts: 1, initialBackoff: .seconds(1), multiplier: 2, maxBackoff: .seconds(1), jitter: 0)
         #expect(!once.hasAttemptsLeft(after: 1))
     }
 
     @Test func invalidValuesAreClamped() {
-        let clamped = RetryPolicy(maxAttempts: 0, initialBackoff: .seconds(5), multiplier: 0.5, maxBackoff: .seconds(1), jitter: 3)
+        let clamped = RetryPolicy(
+            maxAttempts: 0, initialBackoff: .seconds(5), multiplier: 0.5, maxBackoff: .seconds(1), jitter: 3)
         #expect(clamped.maxAttempts == 1)
         #expect(clamped.multiplier == 1)
         #expect(clamped.maxBackoff == .seconds(5))
