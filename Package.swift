@@ -103,10 +103,14 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "IdemCoreTests", dependencies: ["IdemCore"]),
+        .testTarget(name: "IdemConcurrencyTests", dependencies: ["IdemConcurrency"]),
         .testTarget(name: "IdemConfigTests", dependencies: ["IdemConfig", "IdemCore"]),
         .testTarget(
             name: "IdemServiceTests",
-            dependencies: ["IdemPostgres", "IdemAMQP", "IdemKafka", "IdemConcurrency"]
+            dependencies: [
+                "IdemPostgres", "IdemAMQP", "IdemKafka", "IdemConcurrency",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(name: "IdemCLITests", dependencies: ["idem"]),
     ]

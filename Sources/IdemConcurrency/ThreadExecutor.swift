@@ -56,6 +56,13 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
         UnownedSerialExecutor(ordinary: self)
     }
 
+    private static let threadKey = "idem.ThreadExecutor"
+
+    /// Whether the caller runs on this executor's thread.
+    public var isCurrentThread: Bool {
+        (Thread.current.threadDictionary[Self.threadKey] as? ObjectIdentifier) == ObjectIdentifier(self)
+    }
+
     /// Asks the thread to finish the jobs already enqueued and exit.
     public func shutdown() {
         condition.lock()
@@ -90,6 +97,9 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
     }
 
     private func runLoop() {
+        // Named from inside the thread: that is where Linux applies it (pthread_setname_np).
+        Thread.current.name = name
+        Thread.current.threadDictionary[Self.threadKey] = ObjectIdentifier(self)
         while true {
             condition.lock()
             while queue.isEmpty && !stopping {

@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+
+@testable import IdemConcurrency
+
+/// An actor pinned to a `ThreadExecutor`, as the client wrappers are.
+private actor Pinned {
+    let executor: ThreadExecutor
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+    var order: [Int] = []
+
+    init(executor: ThreadExecutor) {
+        self.executor = executor
+    }
+
+    func onOwnThread() -> Bool {
+        executor.isCurrentThread
+    }
+
+    func append(_ value: Int) {
+        order.append(value)
+    }
+}
+
+@Suite("ThreadExecutor")
+struct ThreadExecutorTests {
+    @Test func actorMethodsRunOnTheDedicatedThread() async {
+        let executor = ThreadExecutor(name: "idem-test-thread")
+        defer { executor.shutdown() }
+        let pinned = Pinned(executor: executor)
+        #expect(await pinned.onOwnThread())
+        #expect(!executor.isCurrentThread)
+    }
+
+    @Test func runExecutesOnTheThreadAndPropagatesErrors() async throws {
+        struct Boom: Error {}
+        let executor = ThreadExecutor(name: "idem-run-thread")
+        defer { executor.shutdown() }
+        let name = await executor.run { Thread.current.name }
+        #expect(name == "idem-run-thread")
+        await #expect(throws: Boom.self) { try await executor.run { () throws(Boom) -> Int in throw Boom() } }
+    }
+
+    @Test func jobsRunInSubmissionOrder() async {
+        let executor = ThreadExecutor(name: "idem-order-thread")
+        defer { executor.shutdown() }
+        let pinned = Pinned(executor: executor)
+        for value in 0..<500 { await pinned.append(value) }
+        #expect(await pinned.order == Array(0..<500))
+    }
+
+    @Test func aBlockingCallDoesNotStallOtherTasks() async throws {
+        let executor = ThreadExecutor(name: "idem-blocking-thread")
+        defer { executor.shutdown() }
+        let clock = ContinuousClock()
+        let start = clock.now
+        // Block the dedicated thread for a second while the cooperative pool keeps working.
+        async let blocked: Void = executor.run { Thread.sleep(forTimeInterval: 1) }
+        var ticks = 0
+        while clock.now - start < .milliseconds(500) {
+            try await Task.sleep(for: .milliseconds(10))
+            ticks += 1
+        }
+        await blocked
+        #expect(ticks > 10)
+    }
+}
