@@ -24,17 +24,14 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: [Work] = []
     private var stopping = false
+    private var exited = false
     /// The name the thread carries in debuggers and `top -H`.
     public let name: String
 
     /// Starts a new thread named `name` that runs the jobs enqueued on this executor.
     public init(name: String) {
         self.name = name
-        // The thread holds the executor until `shutdown()` lets its loop end.
-        let thread = Thread { self.runLoop() }
-        thread.name = name
-        thread.stackSize = 1 << 20
-        thread.start()
+        startThread()
     }
 
     private enum Work {
@@ -47,6 +44,7 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
         let unowned = UnownedJob(job)
         condition.lock()
         queue.append(.job(unowned))
+        reviveIfExited()
         condition.signal()
         condition.unlock()
     }
@@ -92,8 +90,33 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
     public func submit(_ body: @escaping @Sendable () -> Void) {
         condition.lock()
         queue.append(.closure(body))
+        reviveIfExited()
         condition.signal()
         condition.unlock()
+    }
+
+    /// Work that arrives after the thread has exited still runs, in order, on a new thread
+    /// that exits again once the queue is empty, so that no caller waits forever (it
+    /// typically finds its connection closed). Called with `condition` locked.
+    private func reviveIfExited() {
+        guard exited else { return }
+        exited = false
+        startThread()
+    }
+
+    private func startThread() {
+        // The thread holds the executor until `shutdown()` lets its loop end.
+        let thread = Thread { self.runLoop() }
+        thread.name = name
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    private func perform(_ work: Work) {
+        switch work {
+        case .job(let job): job.runSynchronously(on: asUnownedSerialExecutor())
+        case .closure(let body): body()
+        }
     }
 
     private func runLoop() {
@@ -106,6 +129,7 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
                 condition.wait()
             }
             if queue.isEmpty {
+                exited = true
                 condition.unlock()
                 return
             }
@@ -113,10 +137,7 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
             queue.removeAll(keepingCapacity: true)
             condition.unlock()
             for work in batch {
-                switch work {
-                case .job(let job): job.runSynchronously(on: asUnownedSerialExecutor())
-                case .closure(let body): body()
-                }
+                perform(work)
             }
         }
     }

@@ -4,7 +4,7 @@ import Testing
 @testable import IdemConcurrency
 
 /// An actor pinned to a `ThreadExecutor`, as the client wrappers are.
-private actor Pinned {
+actor Pinned {
     let executor: ThreadExecutor
     nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
     var order: [Int] = []
@@ -63,5 +63,18 @@ struct ThreadExecutorTests {
         }
         await blocked
         #expect(ticks > 10)
+    }
+}
+
+@Suite("ThreadExecutor after shutdown")
+struct ThreadExecutorShutdownTests {
+    @Test func workAfterShutdownStillRuns() async throws {
+        let executor = ThreadExecutor(name: "idem-late-thread")
+        executor.shutdown()
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(await executor.run { 41 + 1 } == 42)
+        let pinned = Pinned(executor: executor)
+        await pinned.append(1)
+        #expect(await pinned.order == [1])
     }
 }

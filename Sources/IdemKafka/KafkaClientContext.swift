@@ -1,0 +1,118 @@
+import CRdKafka
+import Logging
+
+/// The Swift side of a librdkafka handle: its logger, reachable from the C callbacks
+/// through the configuration opaque pointer.
+///
+/// The owner keeps the context alive for as long as the handle exists; callbacks run on
+/// librdkafka's internal threads, so the context is immutable.
+final class KafkaClientContext: Sendable {
+    let logger: Logger
+
+    init(logger: Logger) {
+        self.logger = logger
+    }
+
+    /// Creates an `rd_kafka_conf_t` from `properties` (applied in order, so later ones win)
+    /// with this context's callbacks for logs and errors installed.
+    ///
+    /// - Throws: ``KafkaError`` of kind ``KafkaError/Kind/configuration`` naming the
+    ///   property; its value is not shown because it may be a secret.
+    func makeConfiguration(_ properties: [(String, String)]) throws(KafkaError) -> OpaquePointer {
+        guard let conf = rd_kafka_conf_new() else {
+            throw KafkaError(kind: .configuration, message: "rd_kafka_conf_new failed")
+        }
+        var errorText = [CChar](repeating: 0, count: 512)
+        for (name, value) in properties {
+            let result = rd_kafka_conf_set(conf, name, value, &errorText, errorText.count)
+            guard result == RD_KAFKA_CONF_OK else {
+                rd_kafka_conf_destroy(conf)
+                let reason = string(fromBuffer: errorText)
+                throw KafkaError(
+                    kind: .configuration,
+                    message: "invalid Kafka configuration property '\(name)': \(reason)",
+                    property: name)
+            }
+        }
+        rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(self).toOpaque())
+        rd_kafka_conf_set_log_cb(conf, kafkaLogCallback)
+        rd_kafka_conf_set_error_cb(conf, kafkaErrorCallback)
+        return conf
+    }
+
+    /// Creates a client handle, taking ownership of `conf` on success and destroying it on
+    /// failure.
+    static func makeHandle(type: rd_kafka_type_t, conf: OpaquePointer) throws(KafkaError)
+        -> OpaquePointer
+    {
+        var errorText = [CChar](repeating: 0, count: 512)
+        guard let handle = rd_kafka_new(type, conf, &errorText, errorText.count) else {
+            rd_kafka_conf_destroy(conf)
+            throw KafkaError(
+                kind: .clientCreation,
+                message: "could not create the Kafka client: \(string(fromBuffer: errorText))")
+        }
+        return handle
+    }
+
+    /// Merges caller properties over defaults, then applies the forced ones.
+    static func properties(
+        defaults: [String: String], caller: [String: String], forced: [String: String] = [:]
+    ) -> [(String, String)] {
+        defaults.sorted { $0.key < $1.key } + caller.sorted { $0.key < $1.key }
+            + forced.sorted { $0.key < $1.key }
+    }
+}
+
+private func context(of handle: OpaquePointer?) -> KafkaClientContext? {
+    guard let handle, let opaque = rd_kafka_opaque(handle) else { return nil }
+    return Unmanaged<KafkaClientContext>.fromOpaque(opaque).takeUnretainedValue()
+}
+
+/// Routes librdkafka's log lines (syslog levels) to the logger instead of stderr.
+private func kafkaLogCallback(
+    _ handle: OpaquePointer?, _ level: Int32, _ facility: UnsafePointer<CChar>?,
+    _ text: UnsafePointer<CChar>?
+) {
+    guard let context = context(of: handle) else { return }
+    let message = text.map { String(cString: $0) } ?? ""
+    let facilityName = facility.map { String(cString: $0) } ?? ""
+    let metadata: Logger.Metadata = [
+        "facility": "\(facilityName)",
+        "client": "\(handle.map { String(cString: rd_kafka_name($0)) } ?? "")",
+    ]
+    let logLevel: Logger.Level
+    switch level {
+    // Connection failures ("FAIL") also reach the error callback; log them once.
+    case _ where facilityName == "FAIL": logLevel = .debug
+    case ...3: logLevel = .error
+    case 4: logLevel = .warning
+    case 5: logLevel = .notice
+    case 6: logLevel = .info
+    default: logLevel = .debug
+    }
+    context.logger.log(level: logLevel, "librdkafka: \(message)", metadata: metadata)
+}
+
+/// Logs client-level errors (brokers down, authentication failures, fatal errors).
+private func kafkaErrorCallback(
+    _ handle: OpaquePointer?, _ code: Int32, _ reason: UnsafePointer<CChar>?,
+    _ opaque: UnsafeMutableRawPointer?
+) {
+    guard let opaque else { return }
+    let context = Unmanaged<KafkaClientContext>.fromOpaque(opaque).takeUnretainedValue()
+    let error = rd_kafka_resp_err_t(rawValue: code)
+    let text = reason.map { String(cString: $0) } ?? ""
+    let metadata: Logger.Metadata = ["code": "\(String(cString: rd_kafka_err2name(error)))"]
+    if error == RD_KAFKA_RESP_ERR__FATAL {
+        context.logger.error("Kafka client fatal error: \(text)", metadata: metadata)
+    } else {
+        context.logger.warning("Kafka client error: \(text)", metadata: metadata)
+    }
+}
+
+/// The NUL-terminated text in a C error buffer.
+func string(fromBuffer buffer: [CChar]) -> String {
+    let bytes = buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }
+    return String(decoding: bytes, as: UTF8.self)
+}
