@@ -20,26 +20,26 @@ let minimalConfig = """
 
 @Suite("Command line")
 struct CLITests {
-    @Test func version() throws {
-        let outcome = try IdemProcess.run(["--version"])
+    @Test func version() async throws {
+        let outcome = try await IdemProcess.run(["--version"])
         #expect(outcome.status == 0)
         #expect(outcome.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
     }
 
-    @Test func checkConfigAcceptsTheExample() throws {
+    @Test func checkConfigAcceptsTheExample() async throws {
         let path = repositoryRoot.appendingPathComponent("worker.yaml.example").path
-        let outcome = try IdemProcess.run(["check-config", path], environment: [:])
+        let outcome = try await IdemProcess.run(["check-config", path], environment: [:])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stdout.hasPrefix("\(path): OK"))
         // Passwords are never printed.
         #expect(!outcome.stdout.contains("guest:guest"))
     }
 
-    @Test func checkConfigReportsEveryProblemWithExit2() throws {
+    @Test func checkConfigReportsEveryProblemWithExit2() async throws {
         let file = try IdemProcess.temporaryFile(
             minimalConfig.replacingOccurrences(of: "queue: orders", with: "queue: orders\n        prefech: 10")
                 + "\n    retry: {max_attempts: many}\n")
-        let outcome = try IdemProcess.run(["check-config", file.path])
+        let outcome = try await IdemProcess.run(["check-config", file.path])
         #expect(outcome.status == 2)
         let lines = outcome.stderr.split(separator: "\n").map(String.init)
         #expect(
@@ -54,23 +54,23 @@ struct CLITests {
         #expect(outcome.stdout.isEmpty)
     }
 
-    @Test func brokenYAMLIsExit2() throws {
+    @Test func brokenYAMLIsExit2() async throws {
         let file = try IdemProcess.temporaryFile("postgres: {url: x\nconsumers: [\n")
-        let outcome = try IdemProcess.run(["check-config", file.path])
+        let outcome = try await IdemProcess.run(["check-config", file.path])
         #expect(outcome.status == 2)
         #expect(outcome.stderr.contains("invalid YAML"))
     }
 
-    @Test func unsetEnvironmentVariableIsExit2() throws {
+    @Test func unsetEnvironmentVariableIsExit2() async throws {
         let file = try IdemProcess.temporaryFile(
             minimalConfig.replacingOccurrences(of: "idem@", with: "idem:${IDEM_TEST_UNSET_PW}@"))
-        let outcome = try IdemProcess.run(["check-config", file.path], environment: [:])
+        let outcome = try await IdemProcess.run(["check-config", file.path], environment: [:])
         #expect(outcome.status == 2)
         #expect(outcome.stderr.contains("postgres.url: environment variable IDEM_TEST_UNSET_PW is not set"))
     }
 
-    @Test func missingFileIsExit2() throws {
-        let outcome = try IdemProcess.run(["check-config", "/nonexistent/worker.yaml"])
+    @Test func missingFileIsExit2() async throws {
+        let outcome = try await IdemProcess.run(["check-config", "/nonexistent/worker.yaml"])
         #expect(outcome.status == 2)
         #expect(outcome.stderr.contains("/nonexistent/worker.yaml: the configuration file does not exist"))
     }
@@ -78,20 +78,20 @@ struct CLITests {
     @Test(arguments: [
         ["frobnicate"], ["run", "--no-such-flag"], ["run", "--grace-period", "soon"], ["check-config", "a", "b"],
     ])
-    func usageErrorsAreExit2(arguments: [String]) throws {
-        let outcome = try IdemProcess.run(arguments)
+    func usageErrorsAreExit2(arguments: [String]) async throws {
+        let outcome = try await IdemProcess.run(arguments)
         #expect(outcome.status == 2, "\(arguments): \(outcome.stderr)")
         #expect(!outcome.stderr.isEmpty)
     }
 
-    @Test func runRefusesABadConfigBeforeConnecting() throws {
+    @Test func runRefusesABadConfigBeforeConnecting() async throws {
         let file = try IdemProcess.temporaryFile("postgres: {url: 'postgres://h/db'}\nconsumers: []\n")
-        let outcome = try IdemProcess.run(["run", "--config", file.path])
+        let outcome = try await IdemProcess.run(["run", "--config", file.path])
         #expect(outcome.status == 2)
         #expect(outcome.stderr.contains("consumers: expected at least one consumer"))
     }
 
-    @Test func deriveIDShowsIDsAndPoison() throws {
+    @Test func deriveIDShowsIDsAndPoison() async throws {
         let config = try IdemProcess.temporaryFile(minimalConfig + "\n    id: [message_id, {json: /order/id}]\n")
         let samples = try IdemProcess.temporaryFile(
             """
@@ -99,7 +99,7 @@ struct CLITests {
             {"body_json": {"order": {"id": 1001}}}
             {"body": "not json"}
             """, suffix: ".jsonl")
-        let outcome = try IdemProcess.run(["derive-id", "--config", config.path, samples.path])
+        let outcome = try await IdemProcess.run(["derive-id", "--config", config.path, samples.path])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         let lines = outcome.stdout.split(separator: "\n").map(String.init)
         #expect(lines.count == 3)

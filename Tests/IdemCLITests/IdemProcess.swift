@@ -21,8 +21,20 @@ struct IdemProcess {
         var stderr: String
     }
 
-    /// Runs `idem arguments…` to completion.
-    static func run(_ arguments: [String], environment: [String: String]? = nil) throws -> Outcome {
+    /// Runs `idem arguments…` to completion, on a thread of its own so that waiting for the
+    /// child never blocks Swift's cooperative pool (which the tests share).
+    static func run(_ arguments: [String], environment: [String: String]? = nil) async throws -> Outcome {
+        try await offPool { try runBlocking(arguments, environment: environment) }
+    }
+
+    /// Runs blocking work on a new thread and returns its result.
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
+    }
+
+    private static func runBlocking(_ arguments: [String], environment: [String: String]?) throws -> Outcome {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments

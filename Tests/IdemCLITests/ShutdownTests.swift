@@ -40,8 +40,8 @@ struct ShutdownTests {
     }
 
     @Test(arguments: [SIGTERM, SIGINT])
-    func exitsZeroWithinTheGracePeriod(signal: Int32) throws {
-        let result = try runAndSignal(signal, gracePeriod: "5s")
+    func exitsZeroWithinTheGracePeriod(signal: Int32) async throws {
+        let result = try await IdemProcess.offPool { try runAndSignal(signal, gracePeriod: "5s") }
         #expect(result.status == 0, "\(result.log)")
         #expect(result.seconds < 5, "took \(result.seconds) s")
         #expect(result.log.contains("idem stopped"))

@@ -48,22 +48,6 @@ struct ThreadExecutorTests {
         for value in 0..<500 { await pinned.append(value) }
         #expect(await pinned.order == Array(0..<500))
     }
-
-    @Test func aBlockingCallDoesNotStallOtherTasks() async throws {
-        let executor = ThreadExecutor(name: "idem-blocking-thread")
-        defer { executor.shutdown() }
-        let clock = ContinuousClock()
-        let start = clock.now
-        // Block the dedicated thread for a second while the cooperative pool keeps working.
-        async let blocked: Void = executor.run { Thread.sleep(forTimeInterval: 1) }
-        var ticks = 0
-        while clock.now - start < .milliseconds(500) {
-            try await Task.sleep(for: .milliseconds(10))
-            ticks += 1
-        }
-        await blocked
-        #expect(ticks > 10)
-    }
 }
 
 @Suite("ThreadExecutor after shutdown")

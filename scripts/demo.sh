@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Usage: scripts/demo.sh
+#
+# The project's demo, from a fresh machine: installs what it needs, starts the local
+# services (PostgreSQL, RabbitMQ, the Kafka mock broker), builds idem, and shows
+#   1. `idem check-config` on the demo's worker.yaml and on a broken one (exit 2, every
+#      problem with its file, line, column and key path),
+#   2. `idem derive-id` on sample RabbitMQ and Kafka messages: the ID each message gets
+#      from its consumer's ID chain, duplicates and poison messages included,
+#   3. `idem run`, stopped with SIGTERM: it exits 0 within the grace period.
+# On exit it stops the services it started (services already running are left alone).
+#
+# Environment: IDEM_SKIP_DEPS=1 skips scripts/install-deps.sh; IDEM_KEEP_SERVICES=1 leaves
+# the services running; IDEM_BUILD_FLAGS as for scripts/test.sh.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
+SERVICES=(postgres rabbitmq kafka)
+SERVICES_DIR=${IDEM_SERVICES_DIR:-/tmp/idem-services}
+[[ "$SERVICES_DIR" == /* ]] || SERVICES_DIR=$PWD/$SERVICES_DIR
+export IDEM_SERVICES_DIR=$SERVICES_DIR
+
+case "${1:-}" in
+    -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+esac
+cd "$REPO_ROOT"
+
+# shellcheck disable=SC2206 # IDEM_BUILD_FLAGS is a word list on purpose
+BUILD_FLAGS=(${IDEM_BUILD_FLAGS:-})
+bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+show() { printf '$ %s\n' "$*"; }
+
+to_stop=()
+# shellcheck disable=SC2317 # reached through the EXIT trap
+cleanup() {
+    local rc=$?
+    trap - EXIT
+    if ((${#to_stop[@]} > 0)) && [[ "${IDEM_KEEP_SERVICES:-0}" != 1 ]]; then
+        bash "$SCRIPT_DIR/services.sh" stop "${to_stop[@]}" >/dev/null 2>&1 || true
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+
+if [[ "${IDEM_SKIP_DEPS:-0}" != 1 ]]; then
+    bold "Installing what idem needs (Debian packages)"
+    bash "$SCRIPT_DIR/install-deps.sh"
+fi
+
+bold "Building idem"
+swift build --product idem "${BUILD_FLAGS[@]}" </dev/null
+BIN_DIR=$(swift build --show-bin-path "${BUILD_FLAGS[@]}")
+idem() { "$BIN_DIR/idem" "$@"; }
+
+bold "Starting the local services"
+for s in "${SERVICES[@]}"; do
+    bash "$SCRIPT_DIR/services.sh" status "$s" >/dev/null 2>&1 || to_stop+=("$s")
+done
+bash "$SCRIPT_DIR/services.sh" start "${SERVICES[@]}" </dev/null
+set -a
+# shellcheck source=/dev/null
+. "$SERVICES_DIR/services.env"
+set +a
+
+bold "1. Checking the configuration"
+show "idem check-config demo/worker.yaml"
+idem check-config demo/worker.yaml
+echo
+show "idem check-config demo/broken.yaml"
+rc=0
+idem check-config demo/broken.yaml || rc=$?
+echo "(exit code $rc: a configuration error)"
+
+bold "2. Deriving message IDs"
+echo "The orders consumer's chain is: message_id, then header X-Request-Id, then json /order/id."
+show "idem derive-id --config demo/worker.yaml --consumer orders demo/orders.jsonl"
+idem derive-id --config demo/worker.yaml --consumer orders demo/orders.jsonl
+echo
+echo "The events consumer's chain is: header event-id, then the record key, then content_hash."
+show "idem derive-id --config demo/worker.yaml --consumer events demo/events.jsonl"
+idem derive-id --config demo/worker.yaml --consumer events demo/events.jsonl
+
+bold "3. Running, then stopping with SIGTERM"
+show "idem run --config demo/worker.yaml   (SIGTERM after 2 s)"
+idem run --config demo/worker.yaml </dev/null &
+pid=$!
+sleep 2
+kill -TERM "$pid"
+started=$SECONDS
+rc=0
+wait "$pid" || rc=$?
+echo "(idem exited with code $rc, $((SECONDS - started)) s after SIGTERM)"
+((rc == 0))
+
+bold "Done"

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Usage: scripts/test.sh [SWIFT_TEST_ARGS...]     e.g. scripts/test.sh --filter IdemCoreTests
+#
+# The project's one test command:
+#   1. scripts/install-deps.sh          (Debian packages; fast when already installed)
+#   2. swift build --build-tests        (fails fast on compile errors, before any service)
+#   3. scripts/services.sh start        (PostgreSQL, RabbitMQ, Kafka mock on loopback)
+#   4. swift test --skip-build ARGS...  with $IDEM_SERVICES_DIR/services.env exported
+# and on exit stops the services it started itself, keeping the exit code of the tests.
+# Services that already ran before it started are left running.
+#
+# Environment:
+#   IDEM_BUILD_FLAGS="..."   extra flags for swift build / swift test, e.g. "--scratch-path .build-ci"
+#   IDEM_KEEP_SERVICES=1     leave the services running at the end
+#   IDEM_SKIP_DEPS=1         skip scripts/install-deps.sh
+#   (plus everything scripts/services.sh reads: IDEM_SERVICES_DIR, ports, ...)
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
+SERVICES=(postgres rabbitmq kafka)
+SERVICES_DIR=${IDEM_SERVICES_DIR:-/tmp/idem-services}
+[[ "$SERVICES_DIR" == /* ]] || SERVICES_DIR=$PWD/$SERVICES_DIR
+export IDEM_SERVICES_DIR=$SERVICES_DIR # absolute, for services.sh run from the repo root
+ENV_FILE=$SERVICES_DIR/services.env
+
+say() { printf '[test] %s\n' "$*" >&2; }
+
+case "${1:-}" in
+    -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+esac
+
+cd "$REPO_ROOT"
+
+# shellcheck disable=SC2206 # IDEM_BUILD_FLAGS is a word list on purpose
+BUILD_FLAGS=(${IDEM_BUILD_FLAGS:-})
+
+# Which services ran before us: those are not ours to stop.
+to_stop=()
+# shellcheck disable=SC2317 # reached through the EXIT trap
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if ((${#to_stop[@]} > 0)); then
+        if [[ "${IDEM_KEEP_SERVICES:-0}" == 1 ]]; then
+            say "IDEM_KEEP_SERVICES=1: leaving ${to_stop[*]} running (stop: scripts/services.sh stop)"
+        else
+            say "stopping the services this run started: ${to_stop[*]}"
+            bash "$SCRIPT_DIR/services.sh" stop "${to_stop[@]}" || say "WARNING: stopping services failed"
+        fi
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+
+# Long steps run as a waited-for background child, so a signal sent to this script
+# alone is handled at once: it is passed on to the child (SIGINT, which SwiftPM turns
+# into stopping its own children), then the EXIT trap stops the services.
+child=
+run() {
+    "$@" </dev/null &
+    child=$!
+    local rc=0
+    wait "$child" || rc=$?
+    child=
+    return "$rc"
+}
+# shellcheck disable=SC2317 # reached through the INT/TERM traps
+on_signal() {
+    if [[ -n "$child" ]]; then
+        say "interrupted: stopping pid $child"
+        kill -INT "$child" 2>/dev/null || true
+        wait "$child" 2>/dev/null || true
+    fi
+    exit "$1"
+}
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
+
+start=$SECONDS
+
+if [[ "${IDEM_SKIP_DEPS:-0}" != 1 ]]; then
+    say "== install-deps"
+    bash "$SCRIPT_DIR/install-deps.sh"
+fi
+
+say "== swift build --build-tests ${BUILD_FLAGS[*]}"
+run swift build --build-tests "${BUILD_FLAGS[@]}"
+
+say "== services"
+for s in "${SERVICES[@]}"; do
+    if bash "$SCRIPT_DIR/services.sh" status "$s" >/dev/null 2>&1; then
+        say "$s was already running: it will be left running"
+    else
+        to_stop+=("$s")
+    fi
+done
+bash "$SCRIPT_DIR/services.sh" start "${SERVICES[@]}" </dev/null
+
+say "== swift test --skip-build ${BUILD_FLAGS[*]} $*"
+set -a
+# shellcheck source=/dev/null
+. "$ENV_FILE"
+set +a
+rc=0
+run swift test --skip-build "${BUILD_FLAGS[@]}" "$@" || rc=$?
+if ((rc == 0)); then
+    say "tests passed ($((SECONDS - start)) s in total)"
+else
+    say "tests FAILED with exit code $rc ($((SECONDS - start)) s in total)"
+fi
+exit "$rc"
