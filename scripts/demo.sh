@@ -83,7 +83,7 @@ idem derive-id --config demo/worker.yaml --consumer events demo/events.jsonl
 
 bold "3. Running, then stopping with SIGTERM"
 show "idem run --config demo/worker.yaml   (SIGTERM after 2 s)"
-idem run --config demo/worker.yaml </dev/null &
+"$BIN_DIR/idem" run --config demo/worker.yaml </dev/null &
 pid=$!
 sleep 2
 kill -TERM "$pid"
