@@ -108,10 +108,15 @@ let package = Package(
         .testTarget(
             name: "IdemServiceTests",
             dependencies: [
-                "IdemPostgres", "IdemAMQP", "IdemKafka", "IdemConcurrency",
+                "IdemPostgres", "IdemAMQP", "IdemKafka", "IdemConcurrency", "IdemTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "IdemCLITests", dependencies: ["idem"]),
+        .testTarget(name: "IdemCLITests", dependencies: ["idem", "IdemTestSupport"]),
+        .target(
+            name: "IdemTestSupport",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            path: "Tests/IdemTestSupport"
+        ),
     ]
 )

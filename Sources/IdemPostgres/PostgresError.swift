@@ -22,6 +22,9 @@ public struct PostgresError: Error, Sendable, Hashable, CustomStringConvertible 
         case unsupportedResult
         /// The connection was already closed with ``PostgresConnection/close()``.
         case closed
+        /// The statement was not executed: an earlier statement of the same
+        /// ``PostgresConnection/pipeline(_:)`` failed, and the server skipped the rest.
+        case pipelineAborted
     }
 
     /// A classification of the failure that callers act on.
@@ -103,7 +106,7 @@ public struct PostgresError: Error, Sendable, Hashable, CustomStringConvertible 
     public var condition: Condition {
         switch kind {
         case .connectionFailed, .connectionLost: return .connectionFailure
-        case .invalidConnectionString, .invalidArgument, .unsupportedResult, .closed:
+        case .invalidConnectionString, .invalidArgument, .unsupportedResult, .closed, .pipelineAborted:
             return .other
         case .server: break
         }

@@ -1,5 +1,6 @@
 import Foundation
 import IdemAMQP
+import IdemTestSupport
 import Testing
 
 /// Smoke tests of ``AMQPConnection`` against the development RabbitMQ.

@@ -1,4 +1,5 @@
 import IdemKafka
+import IdemTestSupport
 import Testing
 
 /// Tests of ``KafkaMockCluster`` itself, started in this process.

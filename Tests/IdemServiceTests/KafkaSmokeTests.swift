@@ -1,5 +1,6 @@
 import Foundation
 import IdemKafka
+import IdemTestSupport
 import Logging
 import Testing
 

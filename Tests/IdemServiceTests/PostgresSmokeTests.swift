@@ -1,4 +1,5 @@
 import IdemPostgres
+import IdemTestSupport
 import Testing
 
 /// Smoke tests of ``PostgresConnection`` against the development PostgreSQL.

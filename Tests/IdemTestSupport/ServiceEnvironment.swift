@@ -6,13 +6,13 @@ import Foundation
 /// `$IDEM_SERVICES_DIR/services.env` (default `/tmp/idem-services/services.env`), which
 /// `scripts/services.sh start` writes as `KEY=VALUE` lines. A missing value is an error,
 /// so the tests fail rather than skip when the services are not running.
-struct ServiceEnvironment {
+public enum ServiceEnvironment {
     /// A setting the tests need and could not find.
-    struct MissingSetting: Error, CustomStringConvertible {
+    public struct MissingSetting: Error, CustomStringConvertible {
         let key: String
         let file: String
 
-        var description: String {
+        public var description: String {
             "\(key) is not set in the environment and not defined in \(file); "
                 + "start the services with `scripts/services.sh start` "
                 + "(or run the tests with `scripts/test.sh`)"
@@ -20,16 +20,16 @@ struct ServiceEnvironment {
     }
 
     /// The PostgreSQL URL, e.g. `postgresql://postgres@127.0.0.1:5432/postgres`.
-    static func postgresURL() throws -> String { try value("IDEM_TEST_POSTGRES_URL") }
+    public static func postgresURL() throws -> String { try value("IDEM_TEST_POSTGRES_URL") }
 
     /// The AMQP URL, e.g. `amqp://guest:guest@127.0.0.1:5672/%2F`.
-    static func amqpURL() throws -> String { try value("IDEM_TEST_AMQP_URL") }
+    public static func amqpURL() throws -> String { try value("IDEM_TEST_AMQP_URL") }
 
     /// The Kafka bootstrap servers of the mock cluster, e.g. `127.0.0.1:40219`.
-    static func kafkaBrokers() throws -> String { try value("IDEM_TEST_KAFKA_BROKERS") }
+    public static func kafkaBrokers() throws -> String { try value("IDEM_TEST_KAFKA_BROKERS") }
 
     /// The value of `key` from the environment, else from the services file.
-    static func value(_ key: String) throws -> String {
+    public static func value(_ key: String) throws -> String {
         let environment = ProcessInfo.processInfo.environment
         if let value = environment[key], !value.isEmpty { return value }
         let directory =
@@ -42,7 +42,7 @@ struct ServiceEnvironment {
 
     /// Parses `KEY=VALUE` lines; blank lines, `#` comments, an `export ` prefix and
     /// surrounding quotes are allowed. A missing file has no values.
-    static func fileValues(_ path: String) -> [String: String] {
+    public static func fileValues(_ path: String) -> [String: String] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [:] }
         var values: [String: String] = [:]
         for rawLine in text.split(whereSeparator: \.isNewline) {
