@@ -101,6 +101,15 @@ let package = Package(
             ]
         ),
 
+        .executableTarget(
+            name: "idem-bench",
+            dependencies: [
+                "IdemCore", "IdemPostgres", "IdemRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // MARK: Tests
         .testTarget(name: "IdemCoreTests", dependencies: ["IdemCore"]),
         .testTarget(name: "IdemConcurrencyTests", dependencies: ["IdemConcurrency"]),
@@ -117,6 +126,13 @@ let package = Package(
             name: "IdemTestSupport",
             dependencies: [.product(name: "Logging", package: "swift-log")],
             path: "Tests/IdemTestSupport"
+        ),
+        .testTarget(
+            name: "IdemStoreTests",
+            dependencies: [
+                "IdemRuntime", "IdemPostgres", "IdemCore", "IdemConfig", "IdemTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ]
 )

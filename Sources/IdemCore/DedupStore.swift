@@ -2,12 +2,12 @@
 /// the runtime; the core only states the contract).
 public protocol DedupStore: Sendable {
     /// Transactional mode: in one transaction, claims `requests` in sorted ID order, runs
-    /// `handle` for each claimed one (a savepoint per message) and commits. The results are
-    /// in the order of `requests`. Nothing is committed if the call throws.
+    /// `handler` for each claimed one with the open transaction, records failures, and
+    /// commits. A failure on the last allowed attempt (`maxAttempts`) or a reject marks the
+    /// row dead-lettered. The results are in the order of `requests`; nothing is committed
+    /// if the call throws.
     func processTransactionally(
-        consumer: String,
-        _ requests: [ClaimRequest],
-        handle: @Sendable (ClaimRequest, _ attempt: Int, _ fence: Int64, any HandlerTransaction) async -> HandlerResult
+        consumer: String, _ requests: [ClaimRequest], maxAttempts: Int, handler: any MessageHandler
     ) async throws(DedupStoreError) -> [TransactionalOutcome]
 
     /// Lease mode: claims `requests` in one round trip with a lease of `lease`.
@@ -19,19 +19,15 @@ public protocol DedupStore: Sendable {
     /// newer claim has taken the row over (a stale fence).
     func complete(consumer: String, id: MessageID, fence: Int64) async throws(DedupStoreError) -> Bool
 
-    /// Records a failed attempt (`lastError`), and releases the lease; `final` marks the
-    /// row dead-lettered so that redeliveries are duplicates.
+    /// Lease mode: records a failed attempt (`lastError`) and releases the lease if `fence`
+    /// is still current; `final` marks the row dead-lettered. False for a stale fence.
     func recordFailure(
         consumer: String, id: MessageID, fence: Int64, lastError: String, final: Bool
-    ) async throws(DedupStoreError)
-}
+    ) async throws(DedupStoreError) -> Bool
 
-/// The outcome of one message in a transactional batch.
-public enum TransactionalOutcome: Sendable, Hashable {
-    /// The claim found the ID already done, or with another payload.
-    case notClaimed(ClaimResult)
-    /// The handler ran as `attempt` and returned `result`; on success its effect committed.
-    case handled(HandlerResult, attempt: Int)
+    /// Deletes done and dead-lettered rows of `consumer` not updated for `age`, at most
+    /// `batchSize` rows per statement so that no lock is held long; returns the count.
+    func deleteExpired(consumer: String, olderThan age: Duration, batchSize: Int) async throws(DedupStoreError) -> Int
 }
 
 /// Why the dedup store could not answer.

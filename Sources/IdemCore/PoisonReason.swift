@@ -1,5 +1,5 @@
 /// Why a message cannot be processed at all and goes straight to the dead letters.
-public enum PoisonReason: Sendable, Hashable, CustomStringConvertible {
+public enum PoisonReason: Error, Sendable, Hashable, CustomStringConvertible {
     /// No ID source yielded a value; one note per source says why.
     case noIdentity(notes: [String])
     /// The first ID found is longer than the limit.

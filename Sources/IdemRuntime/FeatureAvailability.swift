@@ -6,7 +6,7 @@ public enum FeatureAvailability {
     /// The source kinds whose adapters are part of this build.
     public static let sourceKinds: Set<SourceKind> = []
     /// The handler kinds this build can run.
-    public static let handlerKinds: Set<String> = []
+    public static let handlerKinds: Set<String> = ["sql"]
 
     /// Why a consumer cannot run in this build, or `nil` if it can.
     public static func unavailableReason(_ consumer: ConsumerConfig) -> String? {

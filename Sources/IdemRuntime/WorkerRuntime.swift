@@ -1,5 +1,6 @@
 import IdemConfig
 import IdemCore
+import IdemPostgres
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -26,12 +27,24 @@ public struct WorkerRuntime: Sendable {
 
     /// Builds the service group. `gracePeriod` overrides the configured one.
     public func makeServiceGroup(gracePeriod: Duration? = nil) -> ServiceGroup {
-        let services = config.consumers.map { consumer in
-            ServiceGroupConfiguration.ServiceConfiguration(
-                service: ConsumerService(config: consumer, logger: logger),
-                successTerminationBehavior: .ignore,
-                failureTerminationBehavior: .gracefullyShutdownGroup)
-        }
+        let pool = PostgresPool(
+            url: config.postgres.url, size: config.postgres.poolSize, connectTimeout: config.postgres.connectTimeout,
+            logger: logger)
+        let database = DatabaseService(
+            pool: pool, table: DedupTableName(config.postgres.table), endpoint: config.postgres.redactedURL,
+            logger: logger)
+        let services =
+            [
+                ServiceGroupConfiguration.ServiceConfiguration(
+                    service: database, successTerminationBehavior: .ignore,
+                    failureTerminationBehavior: .gracefullyShutdownGroup)
+            ]
+            + config.consumers.map { consumer in
+                ServiceGroupConfiguration.ServiceConfiguration(
+                    service: ConsumerService(config: consumer, logger: logger),
+                    successTerminationBehavior: .ignore,
+                    failureTerminationBehavior: .gracefullyShutdownGroup)
+            }
         var configuration = ServiceGroupConfiguration(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = gracePeriod ?? config.shutdown.gracePeriod

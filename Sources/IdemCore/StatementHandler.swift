@@ -1,0 +1,27 @@
+/// A handler whose whole effect is one SQL statement per message, known before it runs.
+///
+/// The dedup store runs such handlers for a whole batch in one pipelined round trip
+/// instead of one round trip per message, which is what makes batched transactional
+/// processing fast.
+public protocol StatementHandler: MessageHandler {
+    /// The statement and parameters for `message`, or the reason it cannot be handled.
+    func statement(for message: Message, context: HandlerContext) -> Result<SQLCall, PoisonReason>
+
+    /// The handler's verdict on an error PostgreSQL returned for the statement:
+    /// permanent (reject) or transient (retry).
+    func result(forError sqlState: String?, message: String) -> HandlerResult
+}
+
+/// A SQL statement with its parameters, sent apart from the text.
+public struct SQLCall: Sendable, Hashable {
+    /// The statement, with `$1`, `$2`, … placeholders.
+    public var sql: String
+    /// The parameters; `nil` is SQL `NULL`.
+    public var parameters: [String?]
+
+    /// Creates a call.
+    public init(sql: String, parameters: [String?]) {
+        self.sql = sql
+        self.parameters = parameters
+    }
+}

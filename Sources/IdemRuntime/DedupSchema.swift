@@ -1,0 +1,51 @@
+/// The versioned schema of the dedup table, created and upgraded by `idem migrate`.
+///
+/// Each migration is a list of idempotent statements; the version reached is kept per
+/// dedup table in `idem_schema_versions` (in the table's schema).
+public enum DedupSchema {
+    /// The schema version this build of idem needs.
+    public static var currentVersion: Int { migrations.count }
+
+    /// The statements of migration `version` (1-based) for `table`.
+    public static func statements(version: Int, table: DedupTableName) -> [String] {
+        migrations[version - 1](table)
+    }
+
+    /// The table recording schema versions, in the dedup table's schema.
+    public static func versionTable(for table: DedupTableName) -> String {
+        table.qualify("idem_schema_versions")
+    }
+
+    private static let migrations: [@Sendable (DedupTableName) -> [String]] = [
+        // 1: the processed_messages table of DESIGN.md.
+        { table in
+            [
+                """
+                CREATE TABLE IF NOT EXISTS \(table.quoted) (
+                    consumer      text        NOT NULL,
+                    message_id    text        NOT NULL,
+                    status        text        NOT NULL,
+                    attempts      integer     NOT NULL DEFAULT 1,
+                    fence         bigint      NOT NULL DEFAULT 1,
+                    locked_until  timestamptz,
+                    payload_hash  text,
+                    first_seen_at timestamptz NOT NULL DEFAULT now(),
+                    updated_at    timestamptz NOT NULL DEFAULT now(),
+                    source        text,
+                    last_error    text,
+                    CONSTRAINT \(table.objectName("pkey")) PRIMARY KEY (consumer, message_id),
+                    CONSTRAINT \(table.objectName("status_check"))
+                        CHECK (status IN ('processing', 'done', 'failed', 'dead'))
+                )
+                """,
+                // The retention sweeper deletes by age. Rows are written roughly in time
+                // order, so a BRIN index finds old ones at a fraction of a B-tree's cost on
+                // every claim.
+                """
+                CREATE INDEX IF NOT EXISTS \(table.objectName("updated_at_brin"))
+                    ON \(table.quoted) USING brin (updated_at)
+                """,
+            ]
+        }
+    ]
+}

@@ -1,0 +1,78 @@
+/// The SQL of the dedup protocol for one table. Every value travels as a parameter; only
+/// the validated, quoted table name is part of the text.
+struct DedupStatements: Sendable {
+    let table: DedupTableName
+
+    /// Claims a batch. `$1` consumer, `$2` IDs, `$3` payload hashes, `$4` sources (text
+    /// arrays, already in sorted ID order: rows are taken in that order, so concurrent
+    /// claims cannot deadlock), `$5` the status a claimed row gets (`done` inside a
+    /// transaction, `processing` for a lease), `$6` the lease in seconds (or NULL).
+    /// New rows and rows that failed before or whose lease expired are claimed; the rows
+    /// returned are the claimed ones.
+    var claim: String {
+        """
+        INSERT INTO \(table.quoted) AS p
+            (consumer, message_id, status, attempts, fence, locked_until, payload_hash, source)
+        SELECT $1, u.id, $5, 1, 1, now() + make_interval(secs => $6::double precision), u.h, u.s
+        FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS u(id, h, s, n)
+        ORDER BY u.n
+        ON CONFLICT (consumer, message_id) DO UPDATE
+            SET status = EXCLUDED.status, attempts = p.attempts + 1, fence = p.fence + 1,
+                locked_until = EXCLUDED.locked_until, payload_hash = EXCLUDED.payload_hash,
+                source = EXCLUDED.source, updated_at = now()
+            WHERE p.status = 'failed' OR (p.status = 'processing' AND p.locked_until < now())
+        RETURNING p.message_id, p.attempts, p.fence
+        """
+    }
+
+    /// The state of IDs a claim did not take: `$1` consumer, `$2` IDs.
+    var lookup: String {
+        """
+        SELECT message_id, status, payload_hash, attempts, coalesce(last_error, ''),
+               greatest(extract(epoch FROM locked_until - now()), 0)::double precision
+        FROM \(table.quoted)
+        WHERE consumer = $1 AND message_id = ANY($2::text[])
+        """
+    }
+
+    /// Records outcomes inside a transaction: `$1` consumer, `$2` IDs, `$3` statuses,
+    /// `$4` last errors.
+    var markOutcomes: String {
+        """
+        UPDATE \(table.quoted) AS p
+        SET status = u.st, last_error = u.err, locked_until = NULL, updated_at = now()
+        FROM unnest($2::text[], $3::text[], $4::text[]) AS u(id, st, err)
+        WHERE p.consumer = $1 AND p.message_id = u.id
+        """
+    }
+
+    /// Lease completion: `$1` consumer, `$2` ID, `$3` fence.
+    var complete: String {
+        """
+        UPDATE \(table.quoted)
+        SET status = 'done', locked_until = NULL, updated_at = now()
+        WHERE consumer = $1 AND message_id = $2 AND fence = $3 AND status = 'processing'
+        """
+    }
+
+    /// Lease failure: `$1` consumer, `$2` ID, `$3` fence, `$4` error, `$5` status.
+    var recordFailure: String {
+        """
+        UPDATE \(table.quoted)
+        SET status = $5, last_error = $4, locked_until = NULL, updated_at = now()
+        WHERE consumer = $1 AND message_id = $2 AND fence = $3 AND status = 'processing'
+        """
+    }
+
+    /// Retention: `$1` consumer, `$2` age in seconds, `$3` batch size.
+    var deleteExpired: String {
+        """
+        DELETE FROM \(table.quoted)
+        WHERE ctid = ANY (ARRAY(
+            SELECT ctid FROM \(table.quoted)
+            WHERE consumer = $1 AND status IN ('done', 'dead')
+              AND updated_at < now() - make_interval(secs => $2::double precision)
+            LIMIT $3))
+        """
+    }
+}

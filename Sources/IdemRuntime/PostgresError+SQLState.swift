@@ -1,0 +1,7 @@
+import IdemCore
+import IdemPostgres
+
+extension PostgresError: SQLStateCarrying {
+    /// The server's message.
+    public var errorMessage: String { message }
+}

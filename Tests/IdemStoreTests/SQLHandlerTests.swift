@@ -1,0 +1,128 @@
+import Foundation
+import IdemCore
+import IdemPostgres
+import IdemRuntime
+import Testing
+
+@Suite("The sql handler")
+struct SQLHandlerTests {
+    @Test func everyParameterKind() async throws {
+        let fixture = try await StoreFixture.make()
+        let target = fixture.scratch("params")
+        _ = try await fixture.admin.query(
+            "CREATE TABLE \(target) (id text, body text, fence bigint, attempt int, source text, amount numeric, sku text, tenant text, note text)",
+            prepared: false)
+        let handler = SQLHandler(
+            sql: "INSERT INTO \(target) VALUES ($1, $2, $3, $4, $5, $6::numeric, $7, $8, $9)",
+            parameters: [
+                .id, .body, .fence, .attempt, .source, .json(try JSONPointer("/amount")),
+                .json(try JSONPointer("/items/0/sku")), .header("tenant"), .json(try JSONPointer("/note")),
+            ])
+        let body = #"{"amount": 12.50, "items": [{"sku": "a'b\"c; DROP TABLE x"}], "note": null}"#
+        let outcome = try await fixture.store.processTransactionally(
+            consumer: fixture.consumer, [StoreFixture.request("o-1", body, headers: ["tenant": .string("acme")])],
+            maxAttempts: 3, handler: handler)
+        #expect(outcome == [.handled(.success, attempt: 1)])
+        let row = try await fixture.admin.query("SELECT * FROM \(target)").rows
+        #expect(row == [["o-1", body, "1", "1", "amqp:orders", "12.50", "a'b\"c; DROP TABLE x", "acme", nil]])
+        try await fixture.drop(target)
+    }
+
+    @Test func aCheckViolationRejectsOnlyThatMessage() async throws {
+        let fixture = try await StoreFixture.make()
+        let target = fixture.scratch("orders")
+        _ = try await fixture.admin.query(
+            "CREATE TABLE \(target) (id text PRIMARY KEY, amount numeric CHECK (amount > 0))", prepared: false)
+        let handler = SQLHandler(
+            sql: "INSERT INTO \(target) VALUES ($1, $2::numeric)", parameters: [.id, .json(try JSONPointer("/amount"))])
+        let outcomes = try await fixture.store.processTransactionally(
+            consumer: fixture.consumer,
+            [
+                StoreFixture.request("a", #"{"amount": 5}"#), StoreFixture.request("b", #"{"amount": -1}"#),
+                StoreFixture.request("c", #"{"amount": 7}"#),
+            ], maxAttempts: 3, handler: handler)
+        #expect(outcomes[0] == .handled(.success, attempt: 1))
+        #expect(outcomes[2] == .handled(.success, attempt: 1))
+        guard case .handled(.reject(let reason), attempt: 1) = outcomes[1] else {
+            Issue.record("expected a reject, got \(outcomes[1])")
+            return
+        }
+        #expect(reason.contains("23514"))
+        #expect(try await fixture.count("SELECT count(*) FROM \(target)") == 2)
+        #expect(try await fixture.row("b")?.status == "dead")
+        try await fixture.drop(target)
+    }
+
+    @Test func aMissingJSONFieldIsPoisonNotNull() async throws {
+        let fixture = try await StoreFixture.make()
+        let target = fixture.scratch("orders")
+        _ = try await fixture.admin.query("CREATE TABLE \(target) (id text, amount numeric)", prepared: false)
+        let handler = SQLHandler(
+            sql: "INSERT INTO \(target) VALUES ($1, $2::numeric)", parameters: [.id, .json(try JSONPointer("/amount"))])
+        let outcomes = try await fixture.store.processTransactionally(
+            consumer: fixture.consumer,
+            [StoreFixture.request("a", #"{"total": 5}"#), StoreFixture.request("b", #"{"amount": 1}"#)],
+            maxAttempts: 3, handler: handler)
+        #expect(outcomes[0] == .poison(.undecodable("sql parameter json:/amount: no member 'amount'")))
+        #expect(outcomes[1] == .handled(.success, attempt: 1))
+        #expect(try await fixture.count("SELECT count(*) FROM \(target)") == 1)
+        #expect(try await fixture.row("a")?.status == "dead")
+        let missingHeader = SQLHandler(sql: "SELECT $1", parameters: [.header("tenant")])
+        let headerOutcome = try await fixture.store.processTransactionally(
+            consumer: fixture.consumer, [StoreFixture.request("c")], maxAttempts: 3, handler: missingHeader)
+        #expect(headerOutcome == [.poison(.undecodable("sql parameter header:tenant: the message has no such header"))])
+        try await fixture.drop(target)
+    }
+
+    @Test func aDeadlockIsATransientConflict() async throws {
+        let fixture = try await StoreFixture.make()
+        let accounts = fixture.scratch("accounts")
+        _ = try await fixture.admin.query("CREATE TABLE \(accounts) (id int PRIMARY KEY, n int)", prepared: false)
+        _ = try await fixture.admin.query("INSERT INTO \(accounts) VALUES (1, 0), (2, 0)", prepared: false)
+        // Each statement locks its account row, then sleeps, so that two batches taking the
+        // rows in opposite order deadlock.
+        let handler = SQLHandler(
+            sql: "UPDATE \(accounts) SET n = n + 1 WHERE id = $1::int AND pg_sleep(0.4) IS NOT NULL",
+            parameters: [.json(try JSONPointer("/account"))])
+        let (storeA, poolA) = fixture.separateStore()
+        let (storeB, poolB) = fixture.separateStore()
+        // IDs sort a < b inside a batch, so batch A updates 1 then 2, batch B 2 then 1.
+        async let a = result(
+            storeA, fixture,
+            [StoreFixture.request("a1", #"{"account": 1}"#), StoreFixture.request("a2", #"{"account": 2}"#)],
+            handler)
+        async let b = result(
+            storeB, fixture,
+            [StoreFixture.request("b1", #"{"account": 2}"#), StoreFixture.request("b2", #"{"account": 1}"#)],
+            handler)
+        let outcomes = await [a, b]
+        await poolA.close()
+        await poolB.close()
+        let conflicts = outcomes.filter {
+            if case .failure(.conflict) = $0 { return true }
+            return false
+        }
+        #expect(conflicts.count == 1, "\(outcomes)")
+        #expect(
+            outcomes.contains { (try? $0.get()) == [.handled(.success, attempt: 1), .handled(.success, attempt: 1)] })
+        // The loser left nothing behind: its messages are claimable again.
+        #expect(try await fixture.count("SELECT count(*) FROM \(fixture.table.quoted)") == 2)
+        #expect(
+            SQLHandler.classify(sqlState: "40P01", message: "deadlock detected")
+                == .retry("deadlock detected (SQLSTATE 40P01)"))
+        #expect(SQLHandler.classify(sqlState: "22P02", message: "bad number") == .reject("bad number (SQLSTATE 22P02)"))
+        try await fixture.drop(accounts)
+    }
+
+    private func result(
+        _ store: PostgresDedupStore, _ fixture: StoreFixture, _ requests: [ClaimRequest], _ handler: SQLHandler
+    ) async -> Result<[TransactionalOutcome], DedupStoreError> {
+        do {
+            return .success(
+                try await store.processTransactionally(
+                    consumer: fixture.consumer, requests, maxAttempts: 3, handler: handler))
+        } catch {
+            return .failure(error)
+        }
+    }
+}
