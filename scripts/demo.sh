@@ -7,7 +7,9 @@
 #      problem with its file, line, column and key path),
 #   2. `idem derive-id` on sample RabbitMQ and Kafka messages: the ID each message gets
 #      from its consumer's ID chain, duplicates and poison messages included,
-#   3. `idem run`, stopped with SIGTERM: it exits 0 within the grace period.
+#   3. `idem migrate`: the dedup table's schema, versioned and idempotent,
+#   4. `idem run`: it connects to PostgreSQL, checks the schema, names the consumers this
+#      version cannot run yet, and exits 0 within the grace period after SIGTERM.
 # On exit it stops the services it started (services already running are left alone).
 #
 # Environment: IDEM_SKIP_DEPS=1 skips scripts/install-deps.sh; IDEM_KEEP_SERVICES=1 leaves
@@ -81,7 +83,12 @@ echo "The events consumer's chain is: header event-id, then the record key, then
 show "idem derive-id --config demo/worker.yaml --consumer events demo/events.jsonl"
 idem derive-id --config demo/worker.yaml --consumer events demo/events.jsonl
 
-bold "3. Running, then stopping with SIGTERM"
+bold "3. Creating the dedup table"
+show "idem migrate --config demo/worker.yaml   (twice: the second run has nothing to do)"
+idem migrate --config demo/worker.yaml
+idem migrate --config demo/worker.yaml
+
+bold "4. Running, then stopping with SIGTERM"
 show "idem run --config demo/worker.yaml   (SIGTERM after 2 s)"
 "$BIN_DIR/idem" run --config demo/worker.yaml </dev/null &
 pid=$!

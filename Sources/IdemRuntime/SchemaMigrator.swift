@@ -79,6 +79,11 @@ public struct SchemaMigrator: Sendable {
     /// the version this build needs.
     public func requireCurrent(on connection: PostgresConnection) async throws {
         let found = try await version(on: connection)
+        if found > DedupSchema.currentVersion {
+            throw DedupStoreError.failed(
+                "the dedup schema of \(table) is at version \(found), newer than this idem understands (\(DedupSchema.currentVersion)): upgrade idem"
+            )
+        }
         guard found == DedupSchema.currentVersion else {
             throw DedupStoreError.schemaOutdated(found: found, required: DedupSchema.currentVersion)
         }
