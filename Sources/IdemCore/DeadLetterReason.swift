@@ -9,6 +9,8 @@ public enum DeadLetterReason: Sendable, Hashable, CustomStringConvertible {
     case attemptsExhausted(attempts: Int, lastError: String)
     /// A message with an ID already processed arrived with a different body.
     case payloadConflict(storedHash: String, receivedHash: String)
+    /// The ID was dead-lettered before and was delivered again.
+    case deadLetteredBefore(attempts: Int, lastError: String)
 
     /// The `x-idem-reason` header value.
     public var code: String {
@@ -17,6 +19,7 @@ public enum DeadLetterReason: Sendable, Hashable, CustomStringConvertible {
         case .rejected: return "rejected"
         case .attemptsExhausted: return "attempts-exhausted"
         case .payloadConflict: return "payload-conflict"
+        case .deadLetteredBefore: return "dead-lettered-before"
         }
     }
 
@@ -25,7 +28,7 @@ public enum DeadLetterReason: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .poison, .payloadConflict: return 0
         case .rejected(_, let attempt): return attempt
-        case .attemptsExhausted(let attempts, _): return attempts
+        case .attemptsExhausted(let attempts, _), .deadLetteredBefore(let attempts, _): return attempts
         }
     }
 
@@ -40,6 +43,8 @@ public enum DeadLetterReason: Sendable, Hashable, CustomStringConvertible {
             return "\(attempts) attempt\(attempts == 1 ? "" : "s") failed; last error: \(lastError)"
         case .payloadConflict(let stored, let received):
             return "the ID was processed with a body of SHA-256 \(stored), this body's is \(received)"
+        case .deadLetteredBefore(_, let lastError):
+            return "dead-lettered before; last error: \(lastError)"
         }
     }
 }

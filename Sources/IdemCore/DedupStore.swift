@@ -25,6 +25,9 @@ public protocol DedupStore: Sendable {
         consumer: String, id: MessageID, fence: Int64, lastError: String, final: Bool
     ) async throws(DedupStoreError) -> Bool
 
+    /// Checks that the store answers; throws ``DedupStoreError/unavailable(_:)`` when not.
+    func probe() async throws(DedupStoreError)
+
     /// Deletes done and dead-lettered rows of `consumer` not updated for `age`, at most
     /// `batchSize` rows per statement so that no lock is held long; returns the count.
     func deleteExpired(consumer: String, olderThan age: Duration, batchSize: Int) async throws(DedupStoreError) -> Int

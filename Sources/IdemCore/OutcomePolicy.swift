@@ -33,6 +33,8 @@ public struct OutcomePolicy: Sendable, Hashable {
             return .deadLetter(.poison(reason))
         case .duplicate:
             return .acknowledge(.duplicate)
+        case .alreadyDeadLettered(let attempts, let lastError):
+            return .deadLetter(.deadLetteredBefore(attempts: attempts, lastError: lastError))
         case .payloadConflict(let stored, let received):
             switch onPayloadConflict {
             case .deadLetter: return .deadLetter(.payloadConflict(storedHash: stored, receivedHash: received))

@@ -6,6 +6,9 @@ public enum ProcessingEvent: Sendable, Hashable {
     case duplicate
     /// Its ID is done, but the stored payload hash differs from this body's.
     case payloadConflict(storedHash: String, receivedHash: String)
+    /// The ID was dead-lettered before (rejected, poison or out of attempts) and came back:
+    /// the first dead-lettering may not have completed, so it is dead-lettered again.
+    case alreadyDeadLettered(attempts: Int, lastError: String)
     /// Lease mode: another worker holds a live lease on the ID; `remaining` is how long
     /// the lease still runs, when the store knows.
     case heldByLiveLease(remaining: Duration?)

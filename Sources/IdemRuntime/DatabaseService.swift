@@ -13,10 +13,14 @@ public struct DatabaseService: Service {
     private let pool: PostgresPool
     private let migrator: SchemaMigrator
     private let endpoint: String
+    private let readiness: StoreReadiness
     private let logger: Logger
 
     /// Creates the service for `pool`; `endpoint` names the server in log lines.
-    public init(pool: PostgresPool, table: DedupTableName, endpoint: String, logger: Logger) {
+    public init(
+        pool: PostgresPool, table: DedupTableName, endpoint: String, readiness: StoreReadiness, logger: Logger
+    ) {
+        self.readiness = readiness
         self.pool = pool
         self.migrator = SchemaMigrator(table: table, logger: logger)
         self.endpoint = endpoint
@@ -39,6 +43,7 @@ public struct DatabaseService: Service {
             do {
                 try await pool.withConnection { connection in try await migrator.requireCurrent(on: connection) }
                 logger.info("PostgreSQL ready", metadata: ["postgres": .string(endpoint)])
+                await readiness.markReady()
                 return
             } catch let error as DedupStoreError {
                 if case .schemaOutdated = error { throw error }

@@ -266,6 +266,14 @@ public struct PostgresDedupStore: DedupStore {
             sql.recordFailure, [consumer, id.value, String(fence), lastError, final ? "dead" : "failed"])
     }
 
+    public func probe() async throws(DedupStoreError) {
+        do {
+            _ = try await pool.withConnection { connection in try await connection.query("SELECT 1") }
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
     public func deleteExpired(
         consumer: String, olderThan age: Duration, batchSize: Int
     ) async throws(DedupStoreError) -> Int {

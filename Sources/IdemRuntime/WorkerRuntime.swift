@@ -30,9 +30,11 @@ public struct WorkerRuntime: Sendable {
         let pool = PostgresPool(
             url: config.postgres.url, size: config.postgres.poolSize, connectTimeout: config.postgres.connectTimeout,
             logger: logger)
+        let table = DedupTableName(config.postgres.table)
+        let readiness = StoreReadiness()
         let database = DatabaseService(
-            pool: pool, table: DedupTableName(config.postgres.table), endpoint: config.postgres.redactedURL,
-            logger: logger)
+            pool: pool, table: table, endpoint: config.postgres.redactedURL, readiness: readiness, logger: logger)
+        let store = PostgresDedupStore(pool: pool, table: table, logger: logger)
         let services =
             [
                 ServiceGroupConfiguration.ServiceConfiguration(
@@ -41,7 +43,7 @@ public struct WorkerRuntime: Sendable {
             ]
             + config.consumers.map { consumer in
                 ServiceGroupConfiguration.ServiceConfiguration(
-                    service: ConsumerService(config: consumer, logger: logger),
+                    service: consumerService(consumer, store: store, readiness: readiness),
                     successTerminationBehavior: .ignore,
                     failureTerminationBehavior: .gracefullyShutdownGroup)
             }
@@ -50,6 +52,28 @@ public struct WorkerRuntime: Sendable {
         configuration.maximumGracefulShutdownDuration = gracePeriod ?? config.shutdown.gracePeriod
         configuration.maximumCancellationDuration = .seconds(5)
         return ServiceGroup(configuration: configuration)
+    }
+
+    /// The service that runs `consumer`: its adapter when this build has one for its source
+    /// and handler, or a placeholder that says what is missing.
+    private func consumerService(
+        _ consumer: ConsumerConfig, store: any DedupStore, readiness: StoreReadiness
+    ) -> any Service {
+        guard FeatureAvailability.unavailableReason(consumer) == nil, Self.handler(for: consumer) != nil else {
+            return ConsumerService(config: consumer, logger: logger)
+        }
+        switch consumer.source {
+        case .amqp, .kafka:
+            return ConsumerService(config: consumer, logger: logger)
+        }
+    }
+
+    /// The handler a consumer's configuration names, when this build can run it.
+    static func handler(for consumer: ConsumerConfig) -> (any MessageHandler)? {
+        switch consumer.handler.kind {
+        case .sql(let statement, let parameters): return SQLHandler(sql: statement, parameters: parameters)
+        case .exec, .plugin, .swift: return nil
+        }
     }
 
     /// Runs until a shutdown signal, then stops within the grace period.

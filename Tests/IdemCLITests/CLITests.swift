@@ -1,4 +1,5 @@
 import Foundation
+import IdemTestSupport
 import Testing
 
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -1,4 +1,5 @@
 import Foundation
+import IdemTestSupport
 import Testing
 
 @Suite("Signals")

@@ -118,3 +118,34 @@ struct OutcomePolicyTests {
         #expect(DeadLetterReason.poison(.bodyTooLarge(size: 10, limit: 5)).attempts == 0)
     }
 }
+
+@Suite("Store outcomes as events")
+struct StoreOutcomeEventTests {
+    @Test func transactionalOutcomesMapToEvents() {
+        #expect(ProcessingEvent(.handled(.success, attempt: 2), receivedHash: "h") == .handled(.success, attempt: 2))
+        #expect(ProcessingEvent(.notClaimed(.duplicate), receivedHash: "h") == .duplicate)
+        #expect(
+            ProcessingEvent(.notClaimed(.payloadConflict(storedHash: "a")), receivedHash: "b")
+                == .payloadConflict(storedHash: "a", receivedHash: "b"))
+        #expect(
+            ProcessingEvent(.notClaimed(.held(remaining: .seconds(3))), receivedHash: "h")
+                == .heldByLiveLease(remaining: .seconds(3)))
+        #expect(
+            ProcessingEvent(.notClaimed(.deadLettered(attempts: 4, lastError: "x")), receivedHash: "h")
+                == .alreadyDeadLettered(attempts: 4, lastError: "x"))
+        #expect(
+            ProcessingEvent(.poison(.bodyTooLarge(size: 2, limit: 1)), receivedHash: "h")
+                == .poison(.bodyTooLarge(size: 2, limit: 1)))
+        #expect(ProcessingEvent(DedupStoreError.conflict("deadlock")) == .storeConflict)
+        #expect(ProcessingEvent(DedupStoreError.unavailable("down")) == .storeUnavailable)
+    }
+
+    @Test func aRedeliveredDeadLetterGoesToTheDeadLettersAgain() {
+        let disposition = OutcomePolicy().decide(.alreadyDeadLettered(attempts: 5, lastError: "boom"))
+        #expect(disposition == .deadLetter(.deadLetteredBefore(attempts: 5, lastError: "boom")))
+        #expect(DeadLetterReason.deadLetteredBefore(attempts: 5, lastError: "boom").code == "dead-lettered-before")
+        #expect(
+            AMQPAction(disposition, delayQueues: true)
+                == .publishToDeadLetterThenAck(.deadLetteredBefore(attempts: 5, lastError: "boom")))
+    }
+}

@@ -1,9 +1,9 @@
 import Foundation
 
 /// Runs the built `idem` executable as a child process, as a user would.
-struct IdemProcess {
+public struct IdemProcess {
     /// The `idem` binary beside the test bundle, or `$IDEM_BINARY`.
-    static var binary: URL {
+    public static var binary: URL {
         if let path = ProcessInfo.processInfo.environment["IDEM_BINARY"] { return URL(fileURLWithPath: path) }
         var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         // The bundle may be a directory (…/idemPackageTests.xctest/…) on some toolchains.
@@ -15,20 +15,24 @@ struct IdemProcess {
         return directory.appendingPathComponent("idem")
     }
 
-    struct Outcome {
-        var status: Int32
-        var stdout: String
-        var stderr: String
+    /// How a run ended.
+    public struct Outcome: Sendable {
+        /// The exit status.
+        public var status: Int32
+        /// Everything written to standard output.
+        public var stdout: String
+        /// Everything written to standard error.
+        public var stderr: String
     }
 
     /// Runs `idem arguments…` to completion, on a thread of its own so that waiting for the
     /// child never blocks Swift's cooperative pool (which the tests share).
-    static func run(_ arguments: [String], environment: [String: String]? = nil) async throws -> Outcome {
+    public static func run(_ arguments: [String], environment: [String: String]? = nil) async throws -> Outcome {
         try await offPool { try runBlocking(arguments, environment: environment) }
     }
 
     /// Runs blocking work on a new thread and returns its result.
-    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    public static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             Thread { continuation.resume(with: Result { try body() }) }.start()
         }
@@ -59,7 +63,7 @@ struct IdemProcess {
     }
 
     /// A temporary file holding `text`.
-    static func temporaryFile(_ text: String, suffix: String = ".yaml") throws -> URL {
+    public static func temporaryFile(_ text: String, suffix: String = ".yaml") throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent(
             "idem-test-\(UUID().uuidString)\(suffix)")
         try Data(text.utf8).write(to: url)

@@ -1,0 +1,33 @@
+/// The `x-idem-*` headers a dead-lettered message carries, for AMQP and Kafka alike.
+public enum DeadLetterHeaders {
+    /// `x-idem-reason`: the machine-readable reason (``DeadLetterReason/code``).
+    public static let reason = "x-idem-reason"
+    /// `x-idem-attempts`: handler attempts made, counted in PostgreSQL.
+    public static let attempts = "x-idem-attempts"
+    /// `x-idem-source`: where the message came from (`amqp:QUEUE` or `TOPIC:PARTITION:OFFSET`).
+    public static let source = "x-idem-source"
+    /// `x-idem-first-seen`: when idem first saw the message, seconds since the Unix epoch.
+    public static let firstSeen = "x-idem-first-seen"
+    /// `x-idem-last-error`: the last error, in words.
+    public static let lastError = "x-idem-last-error"
+    /// `x-idem-consumer`: the consumer that gave up on the message.
+    public static let consumer = "x-idem-consumer"
+    /// `x-idem-message-id`: the message ID idem derived, when it derived one.
+    public static let messageId = "x-idem-message-id"
+
+    /// The headers for `reason`, in a fixed order.
+    public static func headers(
+        reason: DeadLetterReason, consumer: String, source: MessageSource, id: MessageID?, firstSeen: UInt64
+    ) -> [(String, HeaderValue)] {
+        var headers: [(String, HeaderValue)] = [
+            (Self.reason, .string(reason.code)),
+            (attempts, .int(Int64(reason.attempts))),
+            (Self.source, .string(source.description)),
+            (Self.firstSeen, .timestamp(firstSeen)),
+            (lastError, .string(String(reason.description.prefix(4096)))),
+            (Self.consumer, .string(consumer)),
+        ]
+        if let id { headers.append((messageId, .string(id.value))) }
+        return headers
+    }
+}
