@@ -41,22 +41,11 @@ final class AMQPArena {
         return UnsafePointer(copy)
     }
 
-    /// A table of long-string values, keys sorted so the wire order is stable.
-    func table(_ entries: [String: String]) -> amqp_table_t {
-        guard !entries.isEmpty,
-            let block = calloc(entries.count, MemoryLayout<amqp_table_entry_t>.stride)
-        else {
-            return amqp_table_t(num_entries: 0, entries: nil)
-        }
+    /// Zeroed memory for `count` values of `T`.
+    func allocate<T>(count: Int) -> UnsafeMutablePointer<T> {
+        let block = calloc(max(count, 1), MemoryLayout<T>.stride)!
         blocks.append(block)
-        let table = block.bindMemory(to: amqp_table_entry_t.self, capacity: entries.count)
-        for (index, key) in entries.keys.sorted().enumerated() {
-            var value = amqp_field_value_t()
-            value.kind = UInt8(AMQP_FIELD_KIND_UTF8.rawValue)
-            value.value.bytes = bytes(entries[key]!)
-            table[index] = amqp_table_entry_t(key: bytes(key), value: value)
-        }
-        return amqp_table_t(num_entries: Int32(entries.count), entries: table)
+        return block.bindMemory(to: T.self, capacity: count)
     }
 }
 

@@ -12,29 +12,69 @@ import Logging
 ///
 /// librabbitmq is not thread-safe, so the connection is an actor whose every call runs on
 /// one dedicated thread (a ``ThreadExecutor``), which also keeps its blocking socket I/O
-/// off Swift's cooperative thread pool.
+/// off Swift's cooperative thread pool. Calls never suspend while they talk to the broker,
+/// so they run one at a time, in the order they reach the actor.
 ///
-/// When the server closes the channel (`404 NOT_FOUND`, `406 PRECONDITION_FAILED`, …) the
-/// call throws ``AMQPError/Kind/channelClosed`` and the next call opens a fresh channel;
-/// delivery tags from before are then no longer valid. When the connection fails, every
-/// later call throws; connect again.
+/// Consuming: ``startConsuming(queue:consumerTag:exclusive:arguments:)`` subscribes with
+/// manual acknowledgements; a loop then calls ``nextDeliveries(maxCount:timeout:)``, which
+/// reads frames for a short while and returns what arrived. Acks, nacks and publishes from
+/// other tasks run between two polls, so keep the poll timeout short (tens to a few
+/// hundred milliseconds). Frames that arrive during any other call (deliveries during a
+/// publisher-confirm wait, confirms during a poll) are kept and handled in order: no
+/// delivery is lost.
 ///
-/// Heartbeats: librabbitmq sends and checks heartbeats only while a call is running, so a
-/// connection left idle for longer than about twice the heartbeat interval is closed by
-/// the broker. Keep calling into the connection, or use a heartbeat of zero to disable
-/// them.
+/// Channel errors: when the server closes the channel (`404 NOT_FOUND`, `406
+/// PRECONDITION_FAILED`, …) the call that finds out throws
+/// ``AMQPError/Kind/channelClosed``, and the next call opens a fresh channel with the same
+/// prefetch and confirm mode. Consumers do not survive it: deliveries not yet acknowledged
+/// go back to their queue, their tags are no longer valid, and buffered ones are dropped;
+/// call ``startConsuming(queue:consumerTag:exclusive:arguments:)`` again (or reconnect).
+///
+/// Connection failures: a lost socket, missed heartbeats or a server close (`320
+/// CONNECTION_FORCED` on broker shutdown or `rabbitmqctl close_connection`) make every
+/// later call throw the same error (``AMQPError/isConnectionFailure``), and ``isOpen``
+/// becomes `false`. Make a new connection; ``close()`` (or dropping the last reference)
+/// releases the dead one and ends its thread.
+///
+/// Heartbeats: librabbitmq sends and checks heartbeats whenever it reads or writes. While
+/// the connection is idle (no call for half the heartbeat interval), a background task
+/// reads on its behalf, so an idle connection stays alive without help.
 public actor AMQPConnection {
     /// The channel every operation uses.
-    private static let channel: amqp_channel_t = 1
+    static let channel: amqp_channel_t = 1
+    /// At most this many frames are handled before one call proceeds, so that a flood of
+    /// incoming frames cannot stall it.
+    static let drainLimit = 10_000
 
-    private let executor: ThreadExecutor
-    private let logger: Logger
+    let executor: ThreadExecutor
+    let logger: Logger
     /// The URL connected to (its description hides the password).
     public nonisolated let url: AMQPURL
-    private var state: amqp_connection_state_t?
-    private var channelOpen = false
+    var state: amqp_connection_state_t?
+    var channelOpen = false
     /// Why the connection became unusable, once it has.
-    private var failure: AMQPError?
+    var failure: AMQPError?
+    /// A channel close found while no call could report it; the next call throws it.
+    var deferredChannelError: AMQPError?
+    var rpcTimeout: Duration?
+    /// The `basic.qos` to apply again when the channel reopens.
+    var prefetch: (count: UInt16, global: Bool)?
+    var confirms = AMQPConfirmTracker()
+    /// Deliveries read but not yet handed out by `nextDeliveries`.
+    var buffered: [AMQPDelivery] = []
+    /// Consumer tags active on the channel.
+    var consumerTags: Set<String> = []
+    /// Every consumer tag started on the current channel, cancelled ones included: a
+    /// delivery for any other tag is a leftover of a closed channel.
+    var channelConsumerTags: Set<String> = []
+    /// Consumers the broker cancelled, not yet reported by `nextDeliveries`.
+    var cancelledByServer: [String] = []
+    /// When a call last used the connection.
+    var lastActivity = ContinuousClock.now
+    var keepAliveTask: Task<Void, Never>?
+    /// Why the broker blocks publishing on this connection (`connection.blocked`, e.g. a
+    /// memory or disk alarm), or `nil` when it does not.
+    public internal(set) var blockedReason: String?
 
     /// Runs this actor on its own thread.
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
@@ -49,6 +89,7 @@ public actor AMQPConnection {
 
     isolated deinit {
         // Runs on the connection's thread: release a connection the owner did not close.
+        keepAliveTask?.cancel()
         if let state { amqp_destroy_connection(state) }
         executor.shutdown()
     }
@@ -59,6 +100,7 @@ public actor AMQPConnection {
     ///   ``AMQPError/Kind/connectionFailed``.
     public static func connect(
         url: String,
+        tls: AMQPTLSOptions? = nil,
         connectionName: String = "idem",
         heartbeat: Duration = .seconds(60),
         connectTimeout: Duration = .seconds(10),
@@ -66,26 +108,33 @@ public actor AMQPConnection {
         logger: Logger
     ) async throws(AMQPError) -> AMQPConnection {
         try await connect(
-            url: AMQPURL(parsing: url), connectionName: connectionName, heartbeat: heartbeat,
-            connectTimeout: connectTimeout, rpcTimeout: rpcTimeout, logger: logger)
+            url: AMQPURL(parsing: url), tls: tls, connectionName: connectionName,
+            heartbeat: heartbeat, connectTimeout: connectTimeout, rpcTimeout: rpcTimeout,
+            logger: logger)
     }
 
-    /// Opens a TCP connection, logs in with SASL PLAIN and opens channel 1.
+    /// Opens a TCP (or, for `amqps://`, TLS) connection, logs in with SASL PLAIN and opens
+    /// channel 1.
     ///
     /// - Parameters:
     ///   - url: where to connect; its `heartbeat` and `connection_timeout` query
     ///     parameters, when present, override `heartbeat` and `connectTimeout`.
+    ///   - tls: TLS settings for an `amqps://` URL (`nil`: verify against the system CAs);
+    ///     ignored for `amqp://`.
     ///   - connectionName: the `connection_name` client property shown in the management
-    ///     UI and `rabbitmqctl list_connections`.
+    ///     UI and `rabbitmqctl list_connections user_provided_name`.
     ///   - heartbeat: the heartbeat interval to propose (whole seconds; zero disables).
-    ///   - connectTimeout: the limit for the TCP connect and for the login handshake.
-    ///   - rpcTimeout: the limit for each synchronous method (`queue.declare`, …); `nil`
-    ///     waits forever. A timeout makes the connection unusable.
+    ///   - connectTimeout: the limit for the TCP connect, the TLS handshake and the login.
+    ///   - rpcTimeout: the limit for each synchronous method (`queue.declare`, …) and for
+    ///     each publisher-confirm wait; `nil` waits forever. A method timeout makes the
+    ///     connection unusable; a confirm timeout does not.
     ///   - logger: receives connection events.
     /// - Throws: ``AMQPError`` of kind ``AMQPError/Kind/connectionFailed`` naming the host
-    ///   and port, with the socket error or the server's close reason.
+    ///   and port, with the socket or TLS error, the file that could not be read, or the
+    ///   server's close reason.
     public static func connect(
         url: AMQPURL,
+        tls: AMQPTLSOptions? = nil,
         connectionName: String = "idem",
         heartbeat: Duration = .seconds(60),
         connectTimeout: Duration = .seconds(10),
@@ -94,6 +143,7 @@ public actor AMQPConnection {
     ) async throws(AMQPError) -> AMQPConnection {
         let connection = AMQPConnection(url: url, logger: logger)
         try await connection.open(
+            tls: tls,
             connectionName: connectionName,
             heartbeat: url.heartbeat ?? heartbeat,
             connectTimeout: url.connectionTimeout ?? connectTimeout,
@@ -102,18 +152,21 @@ public actor AMQPConnection {
     }
 
     private func open(
-        connectionName: String, heartbeat: Duration, connectTimeout: Duration,
-        rpcTimeout: Duration?
+        tls: AMQPTLSOptions?, connectionName: String, heartbeat: Duration,
+        connectTimeout: Duration, rpcTimeout: Duration?
     ) throws(AMQPError) {
         assert(executor.isCurrentThread, "librabbitmq used off the connection's thread")
         let context = "could not connect to RabbitMQ at \(url.endpoint)"
         guard let state = amqp_new_connection() else {
             throw AMQPError(kind: .connectionFailed, message: "\(context): out of memory")
         }
-        guard let socket = amqp_tcp_socket_new(state) else {
+        let arena = AMQPArena()
+        let socket: OpaquePointer
+        do {
+            socket = try makeSocket(state, tls: tls, arena: arena, context: context)
+        } catch {
             amqp_destroy_connection(state)
-            throw AMQPError(
-                kind: .connectionFailed, message: "\(context): could not create a socket")
+            throw error
         }
         var timeout = timeval(connectTimeout)
         let status = amqp_socket_open_noblock(socket, url.host, Int32(url.port), &timeout)
@@ -123,6 +176,12 @@ public actor AMQPConnection {
             if status == AMQP_STATUS_SOCKET_ERROR.rawValue {
                 // librabbitmq keeps the OS error to itself (refused, unreachable, reset).
                 reason += " (is RabbitMQ listening there?)"
+            } else if status == AMQP_STATUS_SSL_PEER_VERIFY_FAILED.rawValue {
+                reason += " (is the CA file the one that signed the broker's certificate?)"
+            } else if status == AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED.rawValue {
+                reason += " (the broker's certificate does not name the host '\(url.host)')"
+            } else if status == AMQP_STATUS_SSL_CONNECTION_FAILED.rawValue {
+                reason += " (does the broker speak TLS on this port, and accept the client certificate?)"
             }
             throw AMQPError(
                 kind: .connectionFailed, message: "\(context): \(reason)",
@@ -130,8 +189,15 @@ public actor AMQPConnection {
         }
         _ = amqp_set_handshake_timeout(state, &timeout)
 
-        let arena = AMQPArena()
-        var clientProperties = arena.table(["connection_name": connectionName])
+        // librabbitmq merges these with its own properties. Without the capabilities the
+        // broker would not send basic.cancel for a deleted queue, nor connection.blocked.
+        let capabilities: AMQPTable = [
+            "consumer_cancel_notify": true, "connection.blocked": true, "basic.nack": true,
+            "publisher_confirms": true, "authentication_failure_close": true,
+        ]
+        var clientProperties = arena.table([
+            "connection_name": .utf8(connectionName), "product": "idem", "capabilities": .table(capabilities),
+        ])
         let login = idem_amqp_login_plain(
             state, url.vhost, Int32(url.channelMax ?? 0),
             Int32(url.frameMax ?? Int(AMQP_DEFAULT_FRAME_SIZE)),
@@ -146,6 +212,7 @@ public actor AMQPConnection {
                 replyCode: error.replyCode, replyText: error.replyText,
                 libraryStatus: error.libraryStatus)
         }
+        self.rpcTimeout = rpcTimeout
         if let rpcTimeout {
             var limit = timeval(rpcTimeout)
             _ = amqp_set_rpc_timeout(state, &limit)
@@ -158,179 +225,76 @@ public actor AMQPConnection {
             amqp_destroy_connection(state)
             throw AMQPError(kind: .connectionFailed, message: "\(context): \(error.message)")
         }
+        lastActivity = .now
+        let negotiated = amqp_get_heartbeat(state)
+        if negotiated > 0 { startKeepAlive(every: .milliseconds(Int(negotiated) * 500)) }
         logger.debug(
             "connected to RabbitMQ",
             metadata: [
-                "endpoint": "\(url.endpoint)", "vhost": "\(url.vhost)",
-                "heartbeat": "\(amqp_get_heartbeat(state))",
+                "endpoint": "\(url.endpoint)", "vhost": "\(url.vhost)", "tls": "\(url.usesTLS)",
+                "heartbeat": "\(negotiated)",
             ])
     }
 
-    // MARK: - Queues
-
-    /// Declares a queue (creating it if it does not exist) and returns its state.
-    ///
-    /// - Parameters:
-    ///   - name: the queue name; empty asks the broker to generate one.
-    ///   - durable: whether the queue survives a broker restart.
-    ///   - exclusive: whether only this connection may use it (deleted when it closes).
-    ///   - autoDelete: whether the broker deletes it when its last consumer leaves.
-    /// - Throws: ``AMQPError``; declaring an existing queue with other settings is a
-    ///   ``AMQPError/Kind/channelClosed`` with reply code 406.
-    @discardableResult
-    public func declareQueue(
-        name: String, durable: Bool = true, exclusive: Bool = false, autoDelete: Bool = false
-    ) async throws(AMQPError) -> AMQPQueueInfo {
-        let state = try readyState()
-        let operation = "queue.declare '\(name)'"
-        try checkShortString(name, what: "the queue name", operation: operation)
-        let arena = AMQPArena()
-        let ok = amqp_queue_declare(
-            state, Self.channel, arena.bytes(name), 0, durable ? 1 : 0, exclusive ? 1 : 0,
-            autoDelete ? 1 : 0, amqp_empty_table)
-        defer { amqp_maybe_release_buffers(state) }
-        guard let ok else { throw rpcFailure(state, operation: operation) }
-        return AMQPQueueInfo(
-            name: ok.pointee.queue.string, messageCount: ok.pointee.message_count,
-            consumerCount: ok.pointee.consumer_count)
-    }
-
-    /// Removes every ready message from a queue and returns how many were removed.
-    @discardableResult
-    public func purgeQueue(_ name: String) async throws(AMQPError) -> UInt32 {
-        let state = try readyState()
-        let operation = "queue.purge '\(name)'"
-        try checkShortString(name, what: "the queue name", operation: operation)
-        let arena = AMQPArena()
-        let ok = amqp_queue_purge(state, Self.channel, arena.bytes(name))
-        defer { amqp_maybe_release_buffers(state) }
-        guard let ok else { throw rpcFailure(state, operation: operation) }
-        return ok.pointee.message_count
-    }
-
-    /// Deletes a queue and returns how many messages it held.
-    ///
-    /// - Parameters:
-    ///   - ifUnused: delete only if it has no consumers.
-    ///   - ifEmpty: delete only if it has no messages.
-    @discardableResult
-    public func deleteQueue(
-        _ name: String, ifUnused: Bool = false, ifEmpty: Bool = false
-    ) async throws(AMQPError) -> UInt32 {
-        let state = try readyState()
-        let operation = "queue.delete '\(name)'"
-        try checkShortString(name, what: "the queue name", operation: operation)
-        let arena = AMQPArena()
-        let ok = amqp_queue_delete(
-            state, Self.channel, arena.bytes(name), ifUnused ? 1 : 0, ifEmpty ? 1 : 0)
-        defer { amqp_maybe_release_buffers(state) }
-        guard let ok else { throw rpcFailure(state, operation: operation) }
-        return ok.pointee.message_count
-    }
-
-    // MARK: - Messages
-
-    /// Publishes a message.
-    ///
-    /// Publishing is asynchronous in AMQP: a success here means the frames were written to
-    /// the socket. A server-side rejection (an exchange that does not exist) closes the
-    /// channel and surfaces on the next call. Publisher confirms and `mandatory` returns
-    /// are not handled yet.
-    ///
-    /// - Parameters:
-    ///   - exchange: the exchange; empty for the default exchange, which routes to the
-    ///     queue named by `routingKey`.
-    ///   - routingKey: the routing key.
-    ///   - body: the message body.
-    ///   - properties: the message properties.
-    public func publish(
-        exchange: String = "",
-        routingKey: String,
-        body: [UInt8],
-        properties: AMQPProperties = AMQPProperties()
-    ) async throws(AMQPError) {
-        let state = try readyState()
-        let operation = "basic.publish to exchange '\(exchange)' with routing key '\(routingKey)'"
-        try checkShortString(exchange, what: "the exchange name", operation: operation)
-        try checkShortString(routingKey, what: "the routing key", operation: operation)
-        for (name, value) in properties.shortStrings {
-            if let value {
-                try checkShortString(value, what: "the \(name) property", operation: operation)
+    /// A TCP socket, or for `amqps://` a TLS socket set up from `tls`.
+    private func makeSocket(
+        _ state: amqp_connection_state_t, tls: AMQPTLSOptions?, arena: AMQPArena, context: String
+    ) throws(AMQPError) -> OpaquePointer {
+        guard url.usesTLS else {
+            guard let socket = amqp_tcp_socket_new(state) else {
+                throw AMQPError(
+                    kind: .connectionFailed, message: "\(context): could not create a socket")
+            }
+            return socket
+        }
+        let options = tls ?? AMQPTLSOptions()
+        func failed(_ reason: String) -> AMQPError {
+            AMQPError(kind: .connectionFailed, message: "\(context): \(reason)")
+        }
+        func checkReadable(_ path: String, _ what: String) throws(AMQPError) {
+            if let reason = AMQPTLSOptions.unreadableReason(path) {
+                throw failed("cannot read \(what) '\(path)': \(reason)")
             }
         }
-        for key in properties.headers.keys {
-            try checkShortString(key, what: "header name '\(key)'", operation: operation)
+        guard let socket = amqp_ssl_socket_new(state) else {
+            throw failed("could not create a TLS socket (OpenSSL failed to initialise)")
         }
-        let arena = AMQPArena()
-        var cProperties = properties.cProperties(in: arena)
-        // Neither mandatory nor immediate: basic.return frames are not handled yet.
-        let status = amqp_basic_publish(
-            state, Self.channel, arena.bytes(exchange), arena.bytes(routingKey),
-            0, 0, &cProperties, arena.bytes(body))
-        guard status == AMQP_STATUS_OK.rawValue else {
-            throw libraryFailure(status, operation: operation)
-        }
-    }
-
-    /// Takes one message from a queue with `basic.get`, or returns `nil` if it is empty.
-    ///
-    /// - Parameters:
-    ///   - queue: the queue name.
-    ///   - autoAck: let the broker consider the message acknowledged on delivery; by default
-    ///     the caller must ``ack(deliveryTag:multiple:)`` it.
-    public func get(queue: String, autoAck: Bool = false) async throws(AMQPError)
-        -> AMQPDelivery?
-    {
-        let state = try readyState()
-        let operation = "basic.get from '\(queue)'"
-        try checkShortString(queue, what: "the queue name", operation: operation)
-        let arena = AMQPArena()
-        let reply = amqp_basic_get(state, Self.channel, arena.bytes(queue), autoAck ? 1 : 0)
-        defer { amqp_maybe_release_buffers(state) }
-        if let error = handle(reply, state: state, operation: operation) { throw error }
-        switch reply.reply.id {
-        case AMQP_BASIC_GET_EMPTY_METHOD:
-            return nil
-        case AMQP_BASIC_GET_OK_METHOD:
-            let ok = reply.reply.decoded.assumingMemoryBound(to: amqp_basic_get_ok_t.self).pointee
-            // Copy the method fields before reading the content reuses the buffers.
-            let deliveryTag = ok.delivery_tag
-            let redelivered = ok.redelivered != 0
-            let exchange = ok.exchange.string
-            let routingKey = ok.routing_key.string
-            let messageCount = ok.message_count
-            var message = amqp_message_t()
-            let read = amqp_read_message(state, Self.channel, &message, 0)
-            if let error = handle(read, state: state, operation: "\(operation) (reading content)") {
-                throw error
+        amqp_ssl_socket_set_verify_peer(socket, options.verifyPeer ? 1 : 0)
+        amqp_ssl_socket_set_verify_hostname(socket, options.verifyHostname ? 1 : 0)
+        var caFile = options.caFile
+        if caFile == nil, options.verifyPeer {
+            caFile = AMQPTLSOptions.systemBundles.first { AMQPTLSOptions.unreadableReason($0) == nil }
+            if caFile == nil {
+                throw failed(
+                    "no TLS CA file was given and no system CA bundle was found (tried "
+                        + AMQPTLSOptions.systemBundles.joined(separator: ", ") + ")")
             }
-            defer { amqp_destroy_message(&message) }
-            return AMQPDelivery(
-                body: message.body.array, deliveryTag: deliveryTag, redelivered: redelivered,
-                exchange: exchange, routingKey: routingKey, messageCount: messageCount,
-                properties: AMQPProperties(message.properties))
+        }
+        if let caFile {
+            try checkReadable(caFile, "the TLS CA file")
+            guard amqp_ssl_socket_set_cacert(socket, caFile) == AMQP_STATUS_OK.rawValue else {
+                throw failed("the TLS CA file '\(caFile)' holds no valid PEM certificate")
+            }
+        }
+        switch (options.certFile, options.keyFile) {
+        case (nil, nil):
+            break
+        case (let certFile?, let keyFile?):
+            try checkReadable(certFile, "the TLS client certificate file")
+            try checkReadable(keyFile, "the TLS client key file")
+            // Without a password OpenSSL would prompt on the terminal for an encrypted key.
+            amqp_ssl_socket_set_key_passwd(socket, arena.cString(options.keyPassword ?? ""))
+            guard amqp_ssl_socket_set_key(socket, certFile, keyFile) == AMQP_STATUS_OK.rawValue else {
+                throw failed(
+                    "could not load the TLS client certificate '\(certFile)' with the key '\(keyFile)': "
+                        + "not PEM, encrypted with another password, or not a matching pair")
+            }
         default:
-            let error = AMQPError(
-                kind: .connectionLost,
-                message:
-                    "\(operation) failed: unexpected reply method 0x\(String(reply.reply.id, radix: 16))"
-            )
-            markFailed(error)
-            throw error
+            throw AMQPError(
+                kind: .invalidArgument,
+                message: "\(context): a TLS client certificate needs both certFile and keyFile")
         }
-    }
-
-    /// Acknowledges a message taken with ``get(queue:autoAck:)``.
-    ///
-    /// - Parameters:
-    ///   - deliveryTag: the delivery's tag.
-    ///   - multiple: also acknowledge every earlier unacknowledged delivery on the channel.
-    public func ack(deliveryTag: UInt64, multiple: Bool = false) async throws(AMQPError) {
-        let state = try readyState()
-        let status = amqp_basic_ack(state, Self.channel, deliveryTag, multiple ? 1 : 0)
-        guard status == AMQP_STATUS_OK.rawValue else {
-            throw libraryFailure(status, operation: "basic.ack \(deliveryTag)")
-        }
+        return socket
     }
 
     // MARK: - Lifecycle
@@ -338,9 +302,14 @@ public actor AMQPConnection {
     /// Whether the connection is open and has not failed.
     public var isOpen: Bool { state != nil && failure == nil }
 
-    /// Closes the channel and the connection politely and releases the socket. Later calls
-    /// throw ``AMQPError/Kind/closed``; closing twice is harmless.
+    /// Closes the channel and the connection politely (when they still work), releases the
+    /// socket and lets the connection's thread end. Later calls throw
+    /// ``AMQPError/Kind/closed`` (or the failure that killed the connection); closing twice
+    /// is harmless. Deliveries not acknowledged go back to their queues.
     public func close() async {
+        keepAliveTask?.cancel()
+        keepAliveTask = nil
+        defer { executor.shutdown() }
         guard let state else { return }
         self.state = nil
         if failure == nil {
@@ -356,37 +325,242 @@ public actor AMQPConnection {
             }
         }
         channelOpen = false
+        buffered.removeAll()
+        consumerTags.removeAll()
+        channelConsumerTags.removeAll()
         amqp_destroy_connection(state)
         logger.debug("closed RabbitMQ connection", metadata: ["endpoint": "\(url.endpoint)"])
     }
 
+    /// Reads on behalf of an idle connection every `interval`, so that heartbeats are sent
+    /// and answered; the task ends when the connection closes, fails or goes away.
+    private func startKeepAlive(every interval: Duration) {
+        keepAliveTask = Task.detached { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard let connection = self else { return }
+                guard await connection.keepAlive(idleAfter: interval) else { return }
+            }
+        }
+    }
+
+    /// One keep-alive tick; returns whether to keep ticking.
+    private func keepAlive(idleAfter interval: Duration) -> Bool {
+        guard let state, failure == nil else { return false }
+        guard ContinuousClock.now - lastActivity >= interval else { return true }
+        do {
+            // At least one read, which sends a heartbeat when one is due.
+            try drain(state, operation: "keeping the connection alive", force: true)
+        } catch {
+            if error.kind == .channelClosed { deferredChannelError = error }
+        }
+        return failure == nil
+    }
+
     // MARK: - Internals
 
-    /// The connection state with channel 1 open, reopening the channel after a channel
-    /// error.
-    private func readyState() throws(AMQPError) -> amqp_connection_state_t {
+    /// The connection state with channel 1 open, after handling the frames that already
+    /// arrived; reopens the channel after a channel error.
+    func readyState(operation: String) throws(AMQPError) -> amqp_connection_state_t {
         assert(executor.isCurrentThread, "librabbitmq used off the connection's thread")
         if let failure { throw failure }
         guard let state else {
             throw AMQPError(
                 kind: .closed, message: "the RabbitMQ connection to \(url.endpoint) is closed")
         }
+        if let error = deferredChannelError {
+            deferredChannelError = nil
+            throw error
+        }
+        lastActivity = .now
+        try drain(state, operation: operation)
         if !channelOpen { try openChannel(state) }
         return state
     }
 
+    /// Opens channel 1 and applies the prefetch and confirm mode chosen before.
     private func openChannel(_ state: amqp_connection_state_t) throws(AMQPError) {
         _ = amqp_channel_open(state, Self.channel)
         defer { amqp_maybe_release_buffers(state) }
-        if let error = handle(
-            amqp_get_rpc_reply(state), state: state, operation: "channel.open")
-        {
+        if let error = handle(amqp_get_rpc_reply(state), state: state, operation: "channel.open") {
             throw error
         }
         channelOpen = true
+        let stale = discardQueuedChannelFrames(state)
+        if stale > 0 {
+            logger.debug("dropped deliveries of the previous channel", metadata: ["count": "\(stale)"])
+        }
+        if let prefetch {
+            if amqp_basic_qos(state, Self.channel, 0, prefetch.count, prefetch.global ? 1 : 0) == nil {
+                throw rpcFailure(state, operation: "basic.qos on the reopened channel")
+            }
+        }
+        if confirms.isEnabled {
+            if amqp_confirm_select(state, Self.channel) == nil {
+                throw rpcFailure(state, operation: "confirm.select on the reopened channel")
+            }
+            confirms.enable()
+        }
     }
 
-    private func checkShortString(_ text: String, what: String, operation: String)
+    /// Whether a frame can be read without waiting.
+    func hasIncomingData(_ state: amqp_connection_state_t) -> Bool {
+        if amqp_frames_enqueued(state) != 0 || amqp_data_in_buffer(state) != 0 { return true }
+        let descriptor = amqp_get_sockfd(state)
+        guard descriptor >= 0 else { return false }
+        var request = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        return poll(&request, 1, 0) > 0
+    }
+
+    /// Handles the frames that already arrived (deliveries, confirms, returns, closes).
+    /// With `force`, reads at least once (which sends a heartbeat when one is due).
+    func drain(
+        _ state: amqp_connection_state_t, operation: String, force: Bool = false
+    ) throws(AMQPError) {
+        var reads = 0
+        while reads < Self.drainLimit, (force && reads == 0) || hasIncomingData(state) {
+            reads += 1
+            guard try readFrame(state, timeout: .zero, operation: operation) else { return }
+        }
+    }
+
+    /// Reads one frame, waiting at most `timeout`, and handles it; `false` when none came.
+    func readFrame(
+        _ state: amqp_connection_state_t, timeout: Duration, operation: String
+    ) throws(AMQPError) -> Bool {
+        var frame = amqp_frame_t()
+        var limit = timeval(timeout)
+        let status = amqp_simple_wait_frame_noblock(state, &frame, &limit)
+        if status == AMQP_STATUS_TIMEOUT.rawValue { return false }
+        guard status == AMQP_STATUS_OK.rawValue else {
+            throw libraryFailure(status, operation: operation)
+        }
+        defer { amqp_maybe_release_buffers_on_channel(state, frame.channel) }
+        guard frame.frame_type == AMQP_FRAME_METHOD else {
+            logger.debug("ignored a stray content frame", metadata: ["channel": "\(frame.channel)"])
+            return true
+        }
+        let method = frame.payload.method
+        if frame.channel == 0 {
+            try handleConnectionMethod(method, state: state, operation: operation)
+        } else if frame.channel == Self.channel && channelOpen {
+            try handleChannelMethod(method, state: state, operation: operation)
+        }
+        return true
+    }
+
+    private func handleConnectionMethod(
+        _ method: amqp_method_t, state: amqp_connection_state_t, operation: String
+    ) throws(AMQPError) {
+        switch method.id {
+        case AMQP_CONNECTION_CLOSE_METHOD:
+            throw serverClose(method, state: state, operation: operation)
+        case AMQP_CONNECTION_BLOCKED_METHOD:
+            let blocked = method.decoded.assumingMemoryBound(to: amqp_connection_blocked_t.self).pointee
+            blockedReason = blocked.reason.string
+            logger.warning(
+                "RabbitMQ blocks publishing on this connection",
+                metadata: ["endpoint": "\(url.endpoint)", "reason": "\(blocked.reason.string)"])
+        case AMQP_CONNECTION_UNBLOCKED_METHOD:
+            blockedReason = nil
+            logger.info("RabbitMQ unblocked publishing", metadata: ["endpoint": "\(url.endpoint)"])
+        default:
+            logger.debug("ignored connection method 0x\(String(method.id, radix: 16))")
+        }
+    }
+
+    private func handleChannelMethod(
+        _ method: amqp_method_t, state: amqp_connection_state_t, operation: String
+    ) throws(AMQPError) {
+        switch method.id {
+        case AMQP_BASIC_DELIVER_METHOD:
+            let deliver = method.decoded.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
+            // Copy the method fields before reading the content reuses the buffers.
+            let deliveryTag = deliver.delivery_tag
+            let redelivered = deliver.redelivered != 0
+            let exchange = deliver.exchange.string
+            let routingKey = deliver.routing_key.string
+            let consumerTag = deliver.consumer_tag.string
+            let (body, properties) = try readContent(
+                state, operation: "\(operation) (reading a delivery)")
+            guard channelConsumerTags.contains(consumerTag) else {
+                logger.debug(
+                    "dropped a delivery of a closed channel",
+                    metadata: ["consumerTag": "\(consumerTag)", "deliveryTag": "\(deliveryTag)"])
+                return
+            }
+            buffered.append(
+                AMQPDelivery(
+                    body: body, deliveryTag: deliveryTag, redelivered: redelivered,
+                    exchange: exchange, routingKey: routingKey, consumerTag: consumerTag,
+                    properties: properties))
+        case AMQP_BASIC_RETURN_METHOD:
+            let returned = method.decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
+            let replyCode = returned.reply_code
+            let replyText = returned.reply_text.string
+            let exchange = returned.exchange.string
+            let routingKey = returned.routing_key.string
+            let (body, _) = try readContent(state, operation: "\(operation) (reading a returned message)")
+            let matched = confirms.returned(
+                exchange: exchange, routingKey: routingKey, body: body, replyCode: replyCode,
+                replyText: replyText)
+            if !matched {
+                logger.warning(
+                    "RabbitMQ returned a message nobody waits for; publish mandatory messages with publishAndConfirm",
+                    metadata: [
+                        "exchange": "\(exchange)", "routingKey": "\(routingKey)",
+                        "reply": "\(replyCode) \(replyText)",
+                    ])
+            }
+        case AMQP_BASIC_ACK_METHOD:
+            let ack = method.decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
+            confirms.acknowledged(tag: ack.delivery_tag, multiple: ack.multiple != 0)
+        case AMQP_BASIC_NACK_METHOD:
+            let nack = method.decoded.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee
+            confirms.negativelyAcknowledged(tag: nack.delivery_tag, multiple: nack.multiple != 0)
+        case AMQP_BASIC_CANCEL_METHOD:
+            let cancel = method.decoded.assumingMemoryBound(to: amqp_basic_cancel_t.self).pointee
+            let tag = cancel.consumer_tag.string
+            if cancel.nowait == 0 {
+                var ok = amqp_basic_cancel_ok_t(consumer_tag: cancel.consumer_tag)
+                _ = amqp_send_method(state, Self.channel, AMQP_BASIC_CANCEL_OK_METHOD, &ok)
+            }
+            if consumerTags.remove(tag) != nil { cancelledByServer.append(tag) }
+            logger.warning(
+                "RabbitMQ cancelled a consumer (was its queue deleted?)",
+                metadata: ["consumerTag": "\(tag)"])
+        case AMQP_CHANNEL_CLOSE_METHOD:
+            throw serverClose(method, state: state, operation: operation)
+        default:
+            logger.debug("ignored channel method 0x\(String(method.id, radix: 16))")
+        }
+    }
+
+    /// Reads the content header and body frames that follow `basic.deliver`,
+    /// `basic.return` or `basic.get-ok`.
+    func readContent(
+        _ state: amqp_connection_state_t, operation: String
+    ) throws(AMQPError) -> (body: [UInt8], properties: AMQPProperties) {
+        var message = amqp_message_t()
+        let reply = amqp_read_message(state, Self.channel, &message, 0)
+        if let error = handle(reply, state: state, operation: operation) { throw error }
+        defer { amqp_destroy_message(&message) }
+        return (message.body.array, AMQPProperties(message.properties))
+    }
+
+    /// The error for a `connection.close` or `channel.close` the server sent, after
+    /// answering it.
+    private func serverClose(
+        _ method: amqp_method_t, state: amqp_connection_state_t, operation: String
+    ) -> AMQPError {
+        var reply = amqp_rpc_reply_t()
+        reply.reply_type = AMQP_RESPONSE_SERVER_EXCEPTION
+        reply.reply = method
+        return handle(reply, state: state, operation: operation)
+            ?? AMQPError(kind: .connectionLost, message: "\(operation) failed: unexpected close")
+    }
+
+    func checkShortString(_ text: String, what: String, operation: String)
         throws(AMQPError)
     {
         if text.utf8.count > 255 {
@@ -399,14 +573,14 @@ public actor AMQPConnection {
     }
 
     /// The error for a failed synchronous method, from the connection's last RPC reply.
-    private func rpcFailure(_ state: amqp_connection_state_t, operation: String) -> AMQPError {
+    func rpcFailure(_ state: amqp_connection_state_t, operation: String) -> AMQPError {
         handle(amqp_get_rpc_reply(state), state: state, operation: operation)
             ?? AMQPError(kind: .connectionLost, message: "\(operation) failed: no reply")
     }
 
     /// Maps a reply to an error, answers a server close with close-ok, and records
     /// whether the channel or the connection is gone. Returns nil for a normal reply.
-    private func handle(
+    func handle(
         _ reply: amqp_rpc_reply_t, state: amqp_connection_state_t, operation: String
     ) -> AMQPError? {
         guard let error = Self.replyError(reply, state: state, operation: operation) else {
@@ -414,17 +588,60 @@ public actor AMQPConnection {
         }
         switch error.kind {
         case .channelClosed:
-            channelOpen = false
-            logger.debug("RabbitMQ closed the channel", metadata: ["error": "\(error.message)"])
+            channelClosed(error, state: state)
         case .connectionClosed, .connectionLost, .connectionFailed:
             markFailed(error)
-        case .invalidURL, .invalidArgument, .closed:
+        case .invalidURL, .invalidArgument, .closed, .unroutable, .publishNacked, .timeout,
+            .consumerCancelled:
             break
         }
         return error
     }
 
-    private func libraryFailure(_ status: Int32, operation: String) -> AMQPError {
+    /// Forgets everything that lived on the closed channel.
+    private func channelClosed(_ error: AMQPError, state: amqp_connection_state_t) {
+        channelOpen = false
+        let dropped = buffered.count + discardQueuedChannelFrames(state)
+        if dropped > 0 {
+            logger.debug(
+                "dropped deliveries of a closed channel; the broker requeues them",
+                metadata: ["count": "\(dropped)"])
+        }
+        buffered.removeAll()
+        consumerTags.removeAll()
+        channelConsumerTags.removeAll()
+        confirms.channelClosed(error)
+        logger.debug("RabbitMQ closed the channel", metadata: ["error": "\(error.message)"])
+    }
+
+    /// Drops the channel's frames that librabbitmq queued while it waited for a method
+    /// reply, and returns how many deliveries were among them; handles the connection's.
+    ///
+    /// Called when the channel closes (the queued frames came before the close) and when it
+    /// reopens: RabbitMQ may still send frames of the old channel after its
+    /// `channel.close`, and every frame of the channel number before `channel.open-ok`
+    /// belongs to the old channel, with delivery tags the new one does not know.
+    private func discardQueuedChannelFrames(_ state: amqp_connection_state_t) -> Int {
+        var deliveries = 0
+        var zero = timeval(tv_sec: 0, tv_usec: 0)
+        while amqp_frames_enqueued(state) != 0 {
+            var frame = amqp_frame_t()
+            guard amqp_simple_wait_frame_noblock(state, &frame, &zero) == AMQP_STATUS_OK.rawValue else {
+                break
+            }
+            guard frame.frame_type == AMQP_FRAME_METHOD else { continue }
+            if frame.channel == 0 {
+                // A connection.close marks the connection failed; the current call reports
+                // its own error, the next call the connection's.
+                try? handleConnectionMethod(frame.payload.method, state: state, operation: "reopening the channel")
+            } else if frame.channel == Self.channel, frame.payload.method.id == AMQP_BASIC_DELIVER_METHOD {
+                deliveries += 1
+            }
+        }
+        return deliveries
+    }
+
+    func libraryFailure(_ status: Int32, operation: String) -> AMQPError {
         let error = AMQPError(
             kind: .connectionLost,
             message: "\(operation) failed: \(Self.libraryMessage(status))",
@@ -433,10 +650,13 @@ public actor AMQPConnection {
         return error
     }
 
-    private func markFailed(_ error: AMQPError) {
+    func markFailed(_ error: AMQPError) {
         if failure == nil {
             failure = error
             channelOpen = false
+            buffered.removeAll()
+            consumerTags.removeAll()
+            channelConsumerTags.removeAll()
             logger.warning(
                 "RabbitMQ connection failed",
                 metadata: ["endpoint": "\(url.endpoint)", "error": "\(error.message)"])
@@ -499,7 +719,7 @@ public actor AMQPConnection {
         }
     }
 
-    private static func libraryMessage(_ status: Int32) -> String {
+    static func libraryMessage(_ status: Int32) -> String {
         guard let text = amqp_error_string2(status) else { return "librabbitmq error \(status)" }
         return String(cString: text)
     }
@@ -509,7 +729,7 @@ extension timeval {
     /// A `timeval` holding `duration` (negative durations become zero).
     init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
-        guard seconds >= 0 else {
+        guard seconds >= 0, attoseconds >= 0 else {
             self.init(tv_sec: 0, tv_usec: 0)
             return
         }

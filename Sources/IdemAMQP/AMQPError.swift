@@ -4,9 +4,10 @@
 public struct AMQPError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Where a failure happened.
     public enum Kind: Sendable, Hashable {
-        /// The `amqp://` URL could not be parsed.
+        /// The `amqp://` or `amqps://` URL could not be parsed.
         case invalidURL
-        /// The TCP connection, the login or opening the channel failed.
+        /// The TCP connection, the TLS handshake (or reading its CA, certificate or key
+        /// file), the login or opening the channel failed.
         case connectionFailed
         /// The server closed the channel (for example `404 NOT_FOUND`,
         /// `406 PRECONDITION_FAILED`); the connection stays usable and the channel is
@@ -21,6 +22,21 @@ public struct AMQPError: Error, Sendable, Hashable, CustomStringConvertible {
         case invalidArgument
         /// The connection was already closed with ``AMQPConnection/close()``.
         case closed
+        /// A `mandatory` message was returned by the broker (`basic.return`, typically
+        /// `312 NO_ROUTE`): no queue is bound for its exchange and routing key. The reply
+        /// code and text say why. The connection stays usable.
+        case unroutable
+        /// The broker refused a published message with `basic.nack` (publisher confirms);
+        /// it may not have been stored. The connection stays usable.
+        case publishNacked
+        /// A publisher confirm did not arrive within the RPC timeout. Whether the broker
+        /// took the message is unknown; treat it as not published. The connection stays
+        /// usable.
+        case timeout
+        /// The broker cancelled a consumer (`basic.cancel`), for example because its queue
+        /// was deleted; the message names the consumer tag. Deliveries already received
+        /// stay valid; consume again (after declaring the queue) to resume.
+        case consumerCancelled
     }
 
     /// Where the failure happened.
@@ -61,7 +77,9 @@ public struct AMQPError: Error, Sendable, Hashable, CustomStringConvertible {
     public var isConnectionFailure: Bool {
         switch kind {
         case .connectionFailed, .connectionClosed, .connectionLost, .closed: return true
-        case .invalidURL, .channelClosed, .invalidArgument: return false
+        case .invalidURL, .channelClosed, .invalidArgument, .unroutable, .publishNacked, .timeout,
+            .consumerCancelled:
+            return false
         }
     }
 

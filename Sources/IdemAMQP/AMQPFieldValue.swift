@@ -3,10 +3,12 @@
 ///
 /// Values decode from headers and arguments exactly as they were sent and encode back
 /// unchanged, with two exceptions: a long string (`S`) that is not valid UTF-8 decodes as
-/// ``bytes(_:)`` (a Swift `String` cannot hold it), and RabbitMQ itself rejects ``u64(_:)``
-/// (its table parser has no unsigned 64-bit type), so do not send that one to RabbitMQ.
+/// ``bytes(_:)`` (a Swift `String` cannot hold it), and RabbitMQ passes ``u64(_:)`` through
+/// untouched but turns it into ``i64(_:)`` whenever it rewrites a table (dead-lettering,
+/// which delay queues use), so prefer ``i64(_:)``. Every other type survives RabbitMQ's
+/// rewriting.
 ///
-/// Literals: a string literal is ``utf8(_:)``, an integer literal ``i64(_:)``, a float
+/// Literals: a string literal (interpolated or not) is ``utf8(_:)``, an integer literal ``i64(_:)``, a float
 /// literal ``f64(_:)``, `true`/`false` ``boolean(_:)``, an array literal ``array(_:)`` and
 /// a dictionary literal ``table(_:)``:
 ///
@@ -96,7 +98,7 @@ public enum AMQPFieldValue: Sendable, Hashable {
     }
 }
 
-extension AMQPFieldValue: ExpressibleByStringLiteral {
+extension AMQPFieldValue: ExpressibleByStringInterpolation {
     /// A ``utf8(_:)`` value.
     public init(stringLiteral value: String) {
         self = .utf8(value)

@@ -11,6 +11,17 @@ extension AMQPProperties {
         ]
     }
 
+    /// The bytes these properties take in a content header frame's property list.
+    var encodedSize: Int {
+        var size = 2  // the property flags
+        for (_, value) in shortStrings { size += value.map { 1 + $0.utf8.count } ?? 0 }
+        if !headers.isEmpty { size += 4 + headers.encodedSize }
+        if deliveryMode != nil { size += 1 }
+        if priority != nil { size += 1 }
+        if timestamp != nil { size += 8 }
+        return size
+    }
+
     /// The C form of these properties, pointing into `arena`.
     func cProperties(in arena: AMQPArena) -> amqp_basic_properties_t {
         var properties = amqp_basic_properties_t()
@@ -59,7 +70,7 @@ extension AMQPProperties {
             contentType: get(AMQP_BASIC_CONTENT_TYPE_FLAG, properties.content_type),
             contentEncoding: get(AMQP_BASIC_CONTENT_ENCODING_FLAG, properties.content_encoding),
             headers: flags & UInt32(AMQP_BASIC_HEADERS_FLAG) != 0
-                ? Self.decode(properties.headers) : [:],
+                ? AMQPTable(properties.headers) : [:],
             deliveryMode: flags & UInt32(AMQP_BASIC_DELIVERY_MODE_FLAG) != 0
                 ? DeliveryMode(rawValue: properties.delivery_mode) : nil,
             priority: flags & UInt32(AMQP_BASIC_PRIORITY_FLAG) != 0 ? properties.priority : nil,
@@ -73,53 +84,5 @@ extension AMQPProperties {
             userId: get(AMQP_BASIC_USER_ID_FLAG, properties.user_id),
             appId: get(AMQP_BASIC_APP_ID_FLAG, properties.app_id)
         )
-    }
-
-    /// Decodes a header table into text values (see ``AMQPProperties/headers``).
-    static func decode(_ table: amqp_table_t) -> [String: String] {
-        var result: [String: String] = [:]
-        guard table.num_entries > 0, let entries = table.entries else { return result }
-        for index in 0..<Int(table.num_entries) {
-            let entry = entries[index]
-            if let text = text(of: entry.value) {
-                result[entry.key.string] = text
-            }
-        }
-        return result
-    }
-
-    private static func text(of field: amqp_field_value_t) -> String? {
-        let value = field.value
-        switch UInt32(field.kind) {
-        case AMQP_FIELD_KIND_UTF8.rawValue, AMQP_FIELD_KIND_BYTES.rawValue:
-            return value.bytes.string
-        case AMQP_FIELD_KIND_BOOLEAN.rawValue: return value.boolean != 0 ? "true" : "false"
-        case AMQP_FIELD_KIND_I8.rawValue: return String(value.i8)
-        case AMQP_FIELD_KIND_U8.rawValue: return String(value.u8)
-        case AMQP_FIELD_KIND_I16.rawValue: return String(value.i16)
-        case AMQP_FIELD_KIND_U16.rawValue: return String(value.u16)
-        case AMQP_FIELD_KIND_I32.rawValue: return String(value.i32)
-        case AMQP_FIELD_KIND_U32.rawValue: return String(value.u32)
-        case AMQP_FIELD_KIND_I64.rawValue: return String(value.i64)
-        case AMQP_FIELD_KIND_U64.rawValue, AMQP_FIELD_KIND_TIMESTAMP.rawValue:
-            return String(value.u64)
-        case AMQP_FIELD_KIND_F32.rawValue: return String(value.f32)
-        case AMQP_FIELD_KIND_F64.rawValue: return String(value.f64)
-        case AMQP_FIELD_KIND_DECIMAL.rawValue:
-            return decimalText(value.decimal)
-        case AMQP_FIELD_KIND_VOID.rawValue: return ""
-        default: return nil  // tables and arrays have no text form here
-        }
-    }
-
-    private static func decimalText(_ decimal: amqp_decimal_t) -> String {
-        var digits = String(decimal.value)
-        let scale = Int(decimal.decimals)
-        guard scale > 0 else { return digits }
-        if digits.count <= scale {
-            digits = String(repeating: "0", count: scale - digits.count + 1) + digits
-        }
-        let point = digits.index(digits.endIndex, offsetBy: -scale)
-        return digits[..<point] + "." + digits[point...]
     }
 }

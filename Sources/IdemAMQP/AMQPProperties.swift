@@ -14,12 +14,8 @@ public struct AMQPProperties: Sendable, Hashable {
     public var contentType: String?
     /// The content encoding, e.g. `gzip`.
     public var contentEncoding: String?
-    /// The header table.
-    ///
-    /// Sent as long-string values. Received values of other field types become text:
-    /// integers and floats in decimal, booleans as `true`/`false`, timestamps as seconds
-    /// since 1970, byte arrays decoded as UTF-8; nested tables and arrays are left out.
-    public var headers: [String: String]
+    /// The header table, every AMQP field type, nested tables and arrays included.
+    public var headers: AMQPTable
     /// Transient or persistent.
     public var deliveryMode: DeliveryMode?
     /// The priority, 0 to 9 on priority queues.
@@ -45,7 +41,7 @@ public struct AMQPProperties: Sendable, Hashable {
     public init(
         contentType: String? = nil,
         contentEncoding: String? = nil,
-        headers: [String: String] = [:],
+        headers: AMQPTable = [:],
         deliveryMode: DeliveryMode? = nil,
         priority: UInt8? = nil,
         correlationId: String? = nil,

@@ -26,8 +26,13 @@ public struct AMQPTable: Sendable, Hashable, Sequence, ExpressibleByDictionaryLi
         self.entries = entries
     }
 
+    /// A table of the dictionary's entries, keys sorted so that the wire order is stable.
+    public init(_ dictionary: [String: AMQPFieldValue]) {
+        entries = dictionary.keys.sorted().map { (key: $0, value: dictionary[$0]!) }
+    }
+
     /// A table of text values, keys sorted so that the wire order is stable.
-    public init(_ strings: [String: String]) {
+    public init(strings: [String: String]) {
         entries = strings.keys.sorted().map { (key: $0, value: .utf8(strings[$0]!)) }
     }
 

@@ -1,7 +1,8 @@
-/// The parts of an `amqp://user:password@host:port/vhost` URL.
+/// The parts of an `amqp://user:password@host:port/vhost` or `amqps://…` URL.
 ///
 /// Parsing follows the RabbitMQ URI specification: user, password and vhost are
-/// percent-decoded, the port defaults to 5672, the user and password to `guest`, and a
+/// percent-decoded, the port defaults to 5672 (5671 for `amqps://`, which connects over
+/// TLS; see ``AMQPTLSOptions``), the user and password to `guest`, and a
 /// missing or empty path means the vhost `/` (write `%2F` for `/` explicitly, or
 /// `/%2Fother` for a vhost containing a slash). The query parameters `heartbeat`
 /// (seconds), `connection_timeout` (milliseconds), `channel_max` and `frame_max` are
@@ -29,26 +30,32 @@ public struct AMQPURL: Sendable, Hashable, CustomStringConvertible, CustomDebugS
     public var channelMax: Int?
     /// The maximum frame size from `frame_max`, if present.
     public var frameMax: Int?
+    /// Whether the connection uses TLS (`amqps://`).
+    public var usesTLS: Bool
 
     /// The default AMQP port.
     public static let defaultPort = 5672
+    /// The default AMQP-over-TLS port.
+    public static let defaultTLSPort = 5671
 
-    /// Creates a URL from its parts.
+    /// Creates a URL from its parts; the port defaults to 5672, or 5671 with TLS.
     public init(
         host: String,
-        port: Int = AMQPURL.defaultPort,
+        port: Int? = nil,
         user: String = "guest",
         password: String = "guest",
-        vhost: String = "/"
+        vhost: String = "/",
+        usesTLS: Bool = false
     ) {
         self.host = host
-        self.port = port
+        self.port = port ?? (usesTLS ? Self.defaultTLSPort : Self.defaultPort)
+        self.usesTLS = usesTLS
         self.user = user
         self.password = password
         self.vhost = vhost
     }
 
-    /// Parses an `amqp://` URL.
+    /// Parses an `amqp://` or `amqps://` URL.
     ///
     /// - Throws: ``AMQPError`` of kind ``AMQPError/Kind/invalidURL``; its message shows the
     ///   URL with the password redacted and says what is wrong.
@@ -61,12 +68,10 @@ public struct AMQPURL: Sendable, Hashable, CustomStringConvertible, CustomDebugS
             throw invalid("expected amqp://user:password@host:port/vhost")
         }
         let scheme = text[..<schemeEnd.lowerBound].lowercased()
-        if scheme == "amqps" {
-            throw invalid("amqps:// (TLS) is not supported yet; use amqp://")
+        guard scheme == "amqp" || scheme == "amqps" else {
+            throw invalid("the scheme must be amqp:// or amqps://, not \(scheme)://")
         }
-        guard scheme == "amqp" else {
-            throw invalid("the scheme must be amqp://, not \(scheme)://")
-        }
+        let usesTLS = scheme == "amqps"
         var rest = text[schemeEnd.upperBound...]
         var query: Substring?
         if let question = rest.firstIndex(of: "?") {
@@ -134,7 +139,7 @@ public struct AMQPURL: Sendable, Hashable, CustomStringConvertible, CustomDebugS
         guard let decodedHost = Self.percentDecode(host) else {
             throw invalid("the host has an invalid percent-encoding")
         }
-        var port = Self.defaultPort
+        var port = usesTLS ? Self.defaultTLSPort : Self.defaultPort
         if let portText {
             guard let value = Int(portText), (1...65535).contains(value) else {
                 throw invalid("the port '\(portText)' is not a number from 1 to 65535")
@@ -158,7 +163,8 @@ public struct AMQPURL: Sendable, Hashable, CustomStringConvertible, CustomDebugS
             port: port,
             user: user,
             password: password,
-            vhost: vhost)
+            vhost: vhost,
+            usesTLS: usesTLS)
 
         if let query, !query.isEmpty {
             for pair in query.split(separator: "&") {
@@ -182,11 +188,11 @@ public struct AMQPURL: Sendable, Hashable, CustomStringConvertible, CustomDebugS
         }
     }
 
-    /// `amqp://user:***@host:port/vhost`, with the vhost percent-encoded.
+    /// `amqp://user:***@host:port/vhost` (or `amqps://…`), with the vhost percent-encoded.
     public var description: String {
         let shownHost = host.contains(":") ? "[\(host)]" : host
         return
-            "amqp://\(Self.percentEncode(user)):***@\(shownHost):\(port)/\(Self.percentEncode(vhost))"
+            "\(usesTLS ? "amqps" : "amqp")://\(Self.percentEncode(user)):***@\(shownHost):\(port)/\(Self.percentEncode(vhost))"
     }
 
     /// The same as ``description``: the password is never shown.
@@ -198,6 +204,7 @@ public struct AMQPURL: Sendable, Hashable, CustomStringConvertible, CustomDebugS
             self,
             children: [
                 "host": host, "port": port, "user": user, "password": "***", "vhost": vhost,
+                "usesTLS": usesTLS,
             ])
     }
 

@@ -126,7 +126,7 @@ struct AMQPSmokeTests {
         for bad in [
             "http://u:topsecret@h/", "amqp://u:topsecret@h:99999/", "amqp://u:topsecret@h/a/b",
             "amqp://u:topsecret@h/%zz", "amqp://u:topsecret@h/?color=blue", "u:topsecret@h",
-            "amqps://u:topsecret@h/",
+            "amqpx://u:topsecret@h/",
         ] {
             let error = #expect(throws: AMQPError.self) { try AMQPURL(parsing: bad) }
             #expect(error?.kind == .invalidURL)

@@ -126,7 +126,8 @@ struct PostgresPoolTests {
             try await pool.withConnection { _ in }
         }
         let elapsed = clock.now - start
-        #expect(elapsed >= .milliseconds(1_500) && elapsed < .seconds(5), "took \(elapsed)")
+        // It gives up (rather than hang) once connectTimeout has passed.
+        #expect(elapsed >= .milliseconds(1_500) && elapsed < .seconds(60), "took \(elapsed)")
         #expect(error?.kind == .connectionFailed)
         #expect(error?.isConnectionFailure == true)
         #expect(error?.message.contains("127.0.0.1:1") == true, "\(String(describing: error))")
