@@ -86,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "idem",
             dependencies: [
-                "IdemCore", "IdemConfig", "IdemRuntime",
+                "IdemCore", "IdemConfig", "IdemRuntime", "IdemAMQP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -124,8 +124,22 @@ let package = Package(
         .testTarget(name: "IdemCLITests", dependencies: ["idem", "IdemTestSupport"]),
         .target(
             name: "IdemTestSupport",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: ["IdemAMQP", "IdemPostgres", .product(name: "Logging", package: "swift-log")],
             path: "Tests/IdemTestSupport"
+        ),
+        .testTarget(
+            name: "IdemDisruptiveTests",
+            dependencies: [
+                "idem", "IdemAMQP", "IdemPostgres", "IdemTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "IdemAMQPConsumerTests",
+            dependencies: [
+                "idem", "IdemAMQP", "IdemPostgres", "IdemTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "IdemStoreTests",

@@ -8,8 +8,9 @@
 #   2. `idem derive-id` on sample RabbitMQ and Kafka messages: the ID each message gets
 #      from its consumer's ID chain, duplicates and poison messages included,
 #   3. `idem migrate`: the dedup table's schema, versioned and idempotent,
-#   4. `idem run`: it connects to PostgreSQL, checks the schema, names the consumers this
-#      version cannot run yet, and exits 0 within the grace period after SIGTERM.
+#   4. `idem publish` of sample orders (duplicates, a payload conflict, a rejected order,
+#      messages without an ID) to RabbitMQ, then `idem run`: each order's effect once, the
+#      rest dead-lettered with its reason; SIGTERM, exit 0; then the tables and queues.
 # On exit it stops the services it started (services already running are left alone).
 #
 # Environment: IDEM_SKIP_DEPS=1 skips scripts/install-deps.sh; IDEM_KEEP_SERVICES=1 leaves
@@ -88,16 +89,35 @@ show "idem migrate --config demo/worker.yaml   (twice: the second run has nothin
 idem migrate --config demo/worker.yaml
 idem migrate --config demo/worker.yaml
 
-bold "4. Running, then stopping with SIGTERM"
-show "idem run --config demo/worker.yaml   (SIGTERM after 2 s)"
-"$BIN_DIR/idem" run --config demo/worker.yaml </dev/null &
+bold "4. Consuming from RabbitMQ"
+psql_demo() { bash "$SCRIPT_DIR/services.sh" psql -q "$@"; }
+psql_demo -c "DROP TABLE IF EXISTS demo_orders" \
+    -c "CREATE TABLE demo_orders (id text PRIMARY KEY, amount numeric NOT NULL CHECK (amount > 0))" \
+    -c "DELETE FROM processed_messages WHERE consumer = 'orders'"
+bash "$SCRIPT_DIR/services.sh" rabbitmqctl purge_queue demo.orders >/dev/null 2>&1 || true
+bash "$SCRIPT_DIR/services.sh" rabbitmqctl purge_queue demo.orders.dlq >/dev/null 2>&1 || true
+echo "demo/orders.jsonl holds 11 deliveries: ord-1001 three times (and once more with another"
+echo "amount: a payload conflict), order 1003 twice, order 1004 with a negative amount (the"
+echo "table's CHECK rejects it), and two messages without any usable ID."
+show "idem publish --config demo/worker.yaml --consumer orders demo/orders.jsonl"
+idem publish --config demo/worker.yaml --consumer orders demo/orders.jsonl
+show "idem run --config demo/worker.yaml   (SIGTERM after 4 s)"
+"$BIN_DIR/idem" run --config demo/worker.yaml </dev/null 2>"$SERVICES_DIR/demo-run.log" &
 pid=$!
-sleep 2
+sleep 4
 kill -TERM "$pid"
 started=$SECONDS
 rc=0
 wait "$pid" || rc=$?
+grep -E "consuming|dead-lettered|not available|stopped" "$SERVICES_DIR/demo-run.log" | sed 's/^[^ ]* //' || true
 echo "(idem exited with code $rc, $((SECONDS - started)) s after SIGTERM)"
 ((rc == 0))
+echo
+echo "The effects: one row per order, each exactly once."
+psql_demo -c "SELECT id, amount FROM demo_orders ORDER BY id"
+echo "The dedup table: what idem knows of each message ID."
+psql_demo -c "SELECT message_id, status, attempts, left(coalesce(last_error, ''), 60) AS last_error FROM processed_messages WHERE consumer = 'orders' ORDER BY message_id"
+echo "The queues: nothing left to consume; the dead letters carry x-idem-* headers."
+bash "$SCRIPT_DIR/services.sh" rabbitmqctl list_queues name messages 2>/dev/null | grep -E "^demo\\.orders" || true
 
 bold "Done"

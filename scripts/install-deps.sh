@@ -29,6 +29,9 @@ PACKAGES=(
     # Used by scripts/services.sh: ps/kill (procps), runuser/flock (util-linux).
     procps
     util-linux
+    # The AMQP TLS tests run a throwaway CA and a TLS proxy in front of RabbitMQ.
+    openssl
+    socat
 )
 # shellcheck disable=SC2206 # word splitting of the extra list is intended
 PACKAGES+=(${IDEM_EXTRA_PACKAGES:-})

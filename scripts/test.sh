@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Usage: scripts/test.sh [SWIFT_TEST_ARGS...]     e.g. scripts/test.sh --filter IdemCoreTests
+# (Without arguments every test runs: first all but IdemDisruptiveTests, which stop and
+# restart the services, then those on their own.)
 #
 # The project's one test command:
 #   1. scripts/install-deps.sh          (Debian packages; fast when already installed)
@@ -103,7 +105,17 @@ set -a
 . "$ENV_FILE"
 set +a
 rc=0
-run swift test --skip-build "${BUILD_FLAGS[@]}" "$@" || rc=$?
+if (($# > 0)); then
+    run swift test --skip-build "${BUILD_FLAGS[@]}" "$@" || rc=$?
+else
+    # The outage tests stop and restart the shared services, so they run alone, after
+    # everything else.
+    run swift test --skip-build "${BUILD_FLAGS[@]}" --skip IdemDisruptiveTests || rc=$?
+    if ((rc == 0)); then
+        say "== swift test --skip-build ${BUILD_FLAGS[*]} --filter IdemDisruptiveTests"
+        run swift test --skip-build "${BUILD_FLAGS[@]}" --filter IdemDisruptiveTests || rc=$?
+    fi
+fi
 if ((rc == 0)); then
     say "tests passed ($((SECONDS - start)) s in total)"
 else

@@ -59,11 +59,15 @@ public struct WorkerRuntime: Sendable {
     private func consumerService(
         _ consumer: ConsumerConfig, store: any DedupStore, readiness: StoreReadiness
     ) -> any Service {
-        guard FeatureAvailability.unavailableReason(consumer) == nil, Self.handler(for: consumer) != nil else {
+        guard FeatureAvailability.unavailableReason(consumer) == nil, let handler = Self.handler(for: consumer) else {
             return ConsumerService(config: consumer, logger: logger)
         }
         switch consumer.source {
-        case .amqp, .kafka:
+        case .amqp(let source):
+            return AMQPConsumerService(
+                consumer: consumer, source: source, store: store, handler: handler, readiness: readiness,
+                logger: logger)
+        case .kafka:
             return ConsumerService(config: consumer, logger: logger)
         }
     }

@@ -13,7 +13,7 @@ struct Idem: AsyncParsableCommand {
             Exit codes: 0 success, 1 runtime failure, 2 configuration or usage error.
             """,
         version: version,
-        subcommands: [CheckConfig.self, Migrate.self, Run.self, DeriveID.self]
+        subcommands: [CheckConfig.self, Migrate.self, Run.self, DeriveID.self, Publish.self]
     )
 }
 

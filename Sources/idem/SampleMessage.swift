@@ -8,6 +8,15 @@ enum SampleMessage {
         var description: String
     }
 
+    /// The message of a line and how many copies of it to publish (`"copies"`, default 1).
+    static func parseWithCopies(_ line: [UInt8], consumer: ConsumerConfig) throws -> (Message, Int) {
+        let message = try parse(line, kind: consumer.source.kind, consumer: consumer)
+        let document = try? JSONValue(parsing: line)
+        let copies = document?[member: "copies"]?.scalarText.flatMap { Int($0) } ?? 1
+        guard (1...10_000).contains(copies) else { throw Invalid(description: "copies must be from 1 to 10000") }
+        return (message, copies)
+    }
+
     static func parse(_ line: [UInt8], kind: SourceKind, consumer: ConsumerConfig) throws -> Message {
         let document: JSONValue
         do {
@@ -20,6 +29,7 @@ enum SampleMessage {
         }
         let known = [
             "body", "body_json", "body_base64", "headers", "message_id", "key", "topic", "partition", "offset", "queue",
+            "copies",
         ]
         for (name, _) in members where !known.contains(name) {
             throw Invalid(description: "unknown field '\(name)' (fields: \(known.joined(separator: ", ")))")

@@ -7,7 +7,10 @@ struct ShutdownTests {
     /// Starts `idem run`, waits until it is up, sends `signal`, and returns the exit status
     /// and the seconds from signal to exit.
     func runAndSignal(_ signal: Int32, gracePeriod: String) throws -> (status: Int32, seconds: Double, log: String) {
-        let config = try IdemProcess.temporaryFile(minimalConfig)
+        // Nothing listens on the configured PostgreSQL port: the worker keeps retrying
+        // (fail-closed) when the signal comes.
+        let config = try IdemProcess.temporaryFile(
+            minimalConfig.replacingOccurrences(of: "consumers:", with: "  connect_timeout: 200ms\nconsumers:"))
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("idem-run-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = Process()
@@ -21,15 +24,12 @@ struct ShutdownTests {
 
         let started = Date()
         func logText() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
-        while !logText().contains("idem starting") {
+        while !logText().contains("PostgreSQL unavailable, retrying") {
             guard process.isRunning, Date().timeIntervalSince(started) < 30 else {
                 throw TestFailure("idem run did not start: \(logText())")
             }
             Thread.sleep(forTimeInterval: 0.05)
         }
-        // The consumer services start right after; give the group a moment to install its
-        // signal handlers.
-        Thread.sleep(forTimeInterval: 0.3)
         let signalled = Date()
         kill(process.processIdentifier, signal)
         while process.isRunning && Date().timeIntervalSince(signalled) < 20 {
@@ -46,9 +46,7 @@ struct ShutdownTests {
         #expect(result.status == 0, "\(result.log)")
         #expect(result.seconds < 5, "took \(result.seconds) s")
         #expect(result.log.contains("idem stopped"))
-        // Consumers this build cannot run are named, with their source kind.
-        #expect(
-            result.log.contains("consumer=orders") && result.log.contains("RabbitMQ (amqp) consumer is not available"))
+        #expect(result.log.contains("idem starting"))
     }
 }
 

@@ -36,8 +36,7 @@ struct ThreadExecutorTests {
         struct Boom: Error {}
         let executor = ThreadExecutor(name: "idem-run-thread")
         defer { executor.shutdown() }
-        let name = await executor.run { Thread.current.name }
-        #expect(name == "idem-run-thread")
+        #expect(await executor.run { executor.isCurrentThread })
         await #expect(throws: Boom.self) { try await executor.run { () throws(Boom) -> Int in throw Boom() } }
     }
 

@@ -49,6 +49,11 @@ public struct IdemProcess {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        // A command that never ends fails its test instead of hanging the run.
+        let pid = process.processIdentifier
+        DispatchQueue.global().asyncAfter(deadline: .now() + 120) {
+            if process.isRunning { kill(pid, SIGKILL) }
+        }
         // Read both pipes before waiting, so that a full pipe cannot block the child.
         let group = DispatchGroup()
         nonisolated(unsafe) var stdoutData = Data()

@@ -1,0 +1,74 @@
+import Foundation
+import IdemAMQP
+import IdemTestSupport
+import Testing
+
+/// Outages of the real services while `idem run` works. These stop and start the shared
+/// test services, so `scripts/test.sh` runs this target on its own, after the others.
+@Suite("Service outages", .serialized)
+struct OutageTests {
+    @Test func rabbitMQRestartedWhileTheWorkerRuns() async throws {
+        let world = try await AMQPWorld.make()
+        let config = try world.config()
+        try await world.migrate(config)
+        let worker = try WorkerProcess(config: config)
+        try await worker.waitUntilConsuming()
+        try await world.publish((0..<100).map { ("r\($0)", "r-\($0)", AMQPTable()) })
+        try await world.eventually(30, "first 100 effects") { try await world.effectCounts().rows >= 100 }
+
+        // The broker application stops (every connection is closed with 320
+        // CONNECTION_FORCED) and starts again; queues and persistent messages survive.
+        _ = try await RabbitControl.services(["rabbitmqctl", "stop_app"])
+        _ = try await RabbitControl.services(["rabbitmqctl", "start_app"])
+        _ = try await RabbitControl.services(["rabbitmqctl", "await_startup"])
+        try await world.publish((100..<200).map { ("r\($0)", "r-\($0)", AMQPTable()) })
+        try await world.eventually(60, "200 effects") {
+            let rows = try await world.effectCounts().rows
+            let depth = try await world.queueDepth()
+            return rows >= 200 && depth == 0
+        }
+        let counts = try await world.effectCounts()
+        #expect(counts.rows == 200, "\(worker.logText)")
+        #expect(counts.distinct == 200)
+        #expect(worker.logText.contains("reconnecting"))
+        #expect(try await worker.stop() == 0)
+        try await world.cleanUp()
+    }
+
+    @Test func postgresDownStopsConsumptionAcksNothingAndResumes() async throws {
+        let world = try await AMQPWorld.make()
+        let config = try world.config()
+        try await world.migrate(config)
+        let worker = try WorkerProcess(config: config)
+        try await worker.waitUntilConsuming()
+        try await world.publish((0..<50).map { ("p\($0)", "p-\($0)", AMQPTable()) })
+        try await world.eventually(30, "first 50 effects") { try await world.effectCounts().rows >= 50 }
+
+        _ = try await RabbitControl.services(["stop", "postgres"])
+        do {
+            try await world.publish((50..<100).map { ("p\($0)", "p-\($0)", AMQPTable()) })
+            // Nothing is acked while PostgreSQL is down: the worker hands back what it
+            // held, and the 50 new messages wait in the queue.
+            try await world.eventually(30, "the 50 messages back in the queue") { try await world.queueDepth() == 50 }
+            try await Task.sleep(for: .seconds(1))
+            #expect(try await world.queueDepth() == 50, "\(worker.logText)")
+            #expect(worker.logText.contains("PostgreSQL unavailable"))
+        } catch {
+            _ = try? await RabbitControl.services(["start", "postgres"])
+            throw error
+        }
+        _ = try await RabbitControl.services(["start", "postgres"])
+
+        try await world.eventually(60, "100 effects") {
+            let rows = try await world.effectCounts().rows
+            let depth = try await world.queueDepth()
+            return rows >= 100 && depth == 0
+        }
+        let counts = try await world.effectCounts()
+        #expect(counts.rows == 100)
+        #expect(counts.distinct == 100)
+        #expect(worker.logText.contains("resuming consumption"))
+        #expect(try await worker.stop() == 0)
+        try await world.cleanUp()
+    }
+}

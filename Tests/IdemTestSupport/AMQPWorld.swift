@@ -1,0 +1,197 @@
+import Foundation
+import IdemAMQP
+import IdemPostgres
+import Logging
+import Testing
+
+/// One end-to-end scenario's world: its own queue, dedup table and effects table on the
+/// test RabbitMQ and PostgreSQL, and `idem run` worker processes consuming from it.
+public struct AMQPWorld {
+    public let postgresURL: String
+    public let amqpURL: String
+    public let name: String
+    public let logger = makeTestLogger("idem-amqp-e2e")
+
+    public var queue: String { "q_\(name)" }
+    public var deadLetterQueue: String { "q_\(name).dlq" }
+    public var table: String { "pm_\(name)" }
+    public var effects: String { "effects_\(name)" }
+
+    public static func make() async throws -> AMQPWorld {
+        let world = AMQPWorld(
+            postgresURL: try ServiceEnvironment.postgresURL(), amqpURL: try ServiceEnvironment.amqpURL(),
+            name: UUID().uuidString.prefix(10).lowercased().replacingOccurrences(of: "-", with: ""))
+        try await world.sql("CREATE TABLE \(world.effects) (id text NOT NULL, body text)")
+        let connection = try await world.amqp()
+        _ = try await connection.declareQueue(
+            name: world.queue, durable: true, exclusive: false, autoDelete: false, arguments: AMQPTable())
+        _ = try await connection.declareQueue(
+            name: world.deadLetterQueue, durable: true, exclusive: false, autoDelete: false, arguments: AMQPTable())
+        await connection.close()
+        return world
+    }
+
+    public func amqp() async throws -> AMQPConnection {
+        try await AMQPConnection.connect(url: amqpURL, logger: logger)
+    }
+
+    @discardableResult
+    public func sql(_ statement: String, _ parameters: [String?] = []) async throws -> PostgresRows {
+        let connection = try await PostgresConnection.connect(url: postgresURL, logger: logger)
+        defer { Task { await connection.close() } }
+        return try await connection.query(statement, parameters, prepared: false)
+    }
+
+    /// A worker configuration for this world.
+    public func config(
+        id: String = "[message_id]", sql: String? = nil, params: String = "[id, body]", retry: String = "{}",
+        batch: String = "{size: 50, max_wait: 20ms}"
+    ) throws -> URL {
+        let statement = sql ?? "INSERT INTO \(effects)(id, body) VALUES ($1, $2)"
+        return try IdemProcess.temporaryFile(
+            """
+            postgres:
+              url: \(postgresURL)
+              table: \(table)
+            shutdown: {grace_period: 10s}
+            logging: {level: info}
+            consumers:
+              - name: \(name)
+                source:
+                  amqp:
+                    url: \(amqpURL)
+                    queue: \(queue)
+                    prefetch: 100
+                    declare: true
+                id: \(id)
+                handler:
+                  sql: "\(statement)"
+                  params: \(params)
+                retry: \(retry)
+                batch: \(batch)
+            """)
+    }
+
+    public func migrate(_ config: URL) async throws {
+        let outcome = try await IdemProcess.run(["migrate", "--config", config.path])
+        try #require(outcome.status == 0, "idem migrate: \(outcome.stderr)")
+    }
+
+    /// Publishes `messages` (body, message-id, headers) to the work queue.
+    public func publish(_ messages: [(body: String, messageId: String?, headers: AMQPTable)]) async throws {
+        let connection = try await amqp()
+        try await connection.confirmSelect()
+        for message in messages {
+            var properties = AMQPProperties()
+            properties.messageId = message.messageId
+            properties.headers = message.headers
+            properties.deliveryMode = .persistent
+            _ = try await connection.publish(
+                exchange: "", routingKey: queue, body: Array(message.body.utf8), properties: properties,
+                mandatory: false)
+        }
+        try await connection.waitForConfirms()
+        await connection.close()
+    }
+
+    /// Effect rows, and distinct IDs among them.
+    public func effectCounts() async throws -> (rows: Int, distinct: Int) {
+        let row = try await sql("SELECT count(*), count(DISTINCT id) FROM \(effects)").rows[0]
+        return (Int(row[0]!)!, Int(row[1]!)!)
+    }
+
+    /// Waits until `condition` holds, polling, for at most `seconds`.
+    public func eventually(
+        _ seconds: Double = 30, _ what: String, _ condition: () async throws -> Bool
+    ) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("timed out after \(seconds) s waiting for \(what)")
+        throw WorldError.timeout(what)
+    }
+
+    /// Every message in the dead-letter queue (taken off it).
+    public func drainDeadLetters() async throws -> [AMQPDelivery] {
+        let connection = try await amqp()
+        var out: [AMQPDelivery] = []
+        while let delivery = try await connection.get(queue: deadLetterQueue, autoAck: true) {
+            out.append(delivery)
+        }
+        await connection.close()
+        return out
+    }
+
+    public func queueDepth(_ name: String? = nil) async throws -> UInt32 {
+        let connection = try await amqp()
+        let info = try await connection.declareQueue(
+            name: name ?? queue, durable: true, exclusive: false, autoDelete: false, arguments: AMQPTable())
+        await connection.close()
+        return info.messageCount
+    }
+
+    public func cleanUp() async throws {
+        try await sql("DROP TABLE IF EXISTS \(effects)")
+        try await sql("DROP TABLE IF EXISTS \(table)")
+        _ = try? await sql("DELETE FROM idem_schema_versions WHERE table_name = $1", [table])
+        let connection = try await amqp()
+        for name in [queue, deadLetterQueue] {
+            _ = try? await connection.deleteQueue(name, ifUnused: false, ifEmpty: false)
+        }
+        await connection.close()
+    }
+}
+
+/// A scenario that did not happen in time.
+public enum WorldError: Error {
+    case timeout(String)
+}
+
+/// A running `idem run` process whose log goes to a file.
+public final class WorkerProcess: @unchecked Sendable {
+    // @unchecked Sendable: `process` is only touched from the test's own task.
+    public let process = Process()
+    /// The worker's log file.
+    public let log: URL
+
+    public init(config: URL) throws {
+        log = FileManager.default.temporaryDirectory.appendingPathComponent("idem-worker-\(UUID().uuidString).log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.executableURL = IdemProcess.binary
+        process.arguments = ["run", "--config", config.path]
+        process.standardError = try FileHandle(forWritingTo: log)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    public var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+    /// Waits until the worker logs that it consumes.
+    public func waitUntilConsuming(_ seconds: Double = 30) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !logText.contains("consuming") {
+            guard process.isRunning, Date() < deadline else {
+                throw WorldError.timeout("worker start: \(logText)")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// Sends `signal` and waits for the exit status.
+    public func stop(_ signal: Int32 = SIGTERM, within seconds: Double = 20) async throws -> Int32 {
+        kill(process.processIdentifier, signal)
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning {
+            guard Date() < deadline else { throw WorldError.timeout("worker exit after signal \(signal)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}
