@@ -40,22 +40,11 @@ struct DeriveID: AsyncParsableCommand {
         } else {
             chosen = config.consumers[0]
         }
-        let data: Data
-        do {
-            data =
-                samples == "-"
-                ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: samples))
-        } catch {
-            throw CLIFailure.config("\(samples): cannot read the samples file")
-        }
-        var lineNumber = 0
         var failures = 0
-        for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
-            lineNumber += 1
-            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+        for (lineNumber, line) in try SampleMessage.lines(of: samples) {
             let message: Message
             do {
-                message = try SampleMessage.parse(Array(line), kind: chosen.source.kind, consumer: chosen)
+                message = try SampleMessage.parse(line, kind: chosen.source.kind, consumer: chosen)
             } catch {
                 printError("\(samples):\(lineNumber): \(error)")
                 failures += 1

@@ -36,21 +36,12 @@ struct Publish: AsyncParsableCommand {
             throw CLIFailure.config(
                 "no AMQP consumer\(consumer.map { " named '\($0)'" } ?? "") in \(config.file)")
         }
-        let data: Data
-        do {
-            data =
-                samples == "-"
-                ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: samples))
-        } catch {
-            throw CLIFailure.config("\(samples): cannot read the samples file")
-        }
         var messages: [(Message, Int)] = []
-        for (number, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
-            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+        for (number, line) in try SampleMessage.lines(of: samples) {
             do {
-                messages.append(try SampleMessage.parseWithCopies(Array(line), consumer: chosen))
+                messages.append(try SampleMessage.parseWithCopies(line, consumer: chosen))
             } catch {
-                throw CLIFailure.config("\(samples):\(number + 1): \(error)")
+                throw CLIFailure.config("\(samples):\(number): \(error)")
             }
         }
         var logger = Logger(label: "idem")

@@ -8,6 +8,22 @@ enum SampleMessage {
         var description: String
     }
 
+    /// The non-blank lines of a samples file (`-`: standard input), with their 1-based
+    /// numbers.
+    static func lines(of path: String) throws -> [(number: Int, bytes: [UInt8])] {
+        let data: Data
+        do {
+            data =
+                path == "-"
+                ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw CLIFailure.config("\(path): cannot read the samples file")
+        }
+        return data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated()
+            .filter { !$0.element.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D } }
+            .map { ($0.offset + 1, Array($0.element)) }
+    }
+
     /// The message of a line and how many copies of it to publish (`"copies"`, default 1).
     static func parseWithCopies(_ line: [UInt8], consumer: ConsumerConfig) throws -> (Message, Int) {
         let message = try parse(line, kind: consumer.source.kind, consumer: consumer)
