@@ -130,7 +130,7 @@ let package = Package(
         .testTarget(
             name: "IdemDisruptiveTests",
             dependencies: [
-                "idem", "IdemAMQP", "IdemPostgres", "IdemTestSupport",
+                "idem", "IdemAMQP", "IdemKafka", "IdemPostgres", "IdemTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

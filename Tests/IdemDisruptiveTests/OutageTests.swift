@@ -1,5 +1,6 @@
 import Foundation
 import IdemAMQP
+import IdemKafka
 import IdemTestSupport
 import Testing
 
@@ -7,6 +8,20 @@ import Testing
 /// test services, so `scripts/test.sh` runs this target on its own, after the others.
 @Suite("Service outages", .serialized)
 struct OutageTests {
+    @Test func aMockKafkaBrokerGoesDownAndComesBack() async throws {
+        let cluster = try await KafkaMockCluster.start(brokerCount: 2, logger: makeTestLogger("idem-outage"))
+        try await cluster.setBrokerDown(2)
+        try await cluster.setBrokerUp(2)
+        await #expect(throws: KafkaError.self) { try await cluster.setBrokerDown(3) }
+        let producer = try await KafkaProducer.make(
+            bootstrapServers: cluster.bootstrapServers, configuration: ["message.timeout.ms": "10000"],
+            logger: makeTestLogger("idem-outage"))
+        let report = try await producer.produce(topic: "after-outage", key: Array("k".utf8), value: Array("v".utf8))
+        #expect(report.topic == "after-outage")
+        await producer.close()
+        await cluster.shutdown()
+    }
+
     @Test func rabbitMQRestartedWhileTheWorkerRuns() async throws {
         let world = try await AMQPWorld.make()
         let config = try world.config()

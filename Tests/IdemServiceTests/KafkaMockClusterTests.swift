@@ -50,8 +50,9 @@ struct KafkaMockClusterTests {
             try await cluster.createTopic(name: "wide", partitions: 1, replicationFactor: 3)
         }
         #expect(tooMany?.kind == .invalidArgument)
-        try await cluster.setBrokerDown(2)
-        try await cluster.setBrokerUp(2)
+        // Taking a broker down and up again rebinds its port, which another test's socket
+        // may hold meanwhile (librdkafka 2.0.2 then aborts): that runs in
+        // IdemDisruptiveTests, alone.
         let noBroker = await #expect(throws: KafkaError.self) {
             try await cluster.setBrokerDown(3)
         }
