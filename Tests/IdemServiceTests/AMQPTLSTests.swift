@@ -192,6 +192,11 @@ private final class TLSProxy {
 
     func stop() {
         if process.isRunning { process.terminate() }
+        // socat forks a child per connection; those carry the same arguments.
+        let reaper = Process()
+        reaper.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
+        reaper.arguments = ["-f", directory.path]
+        if (try? reaper.run()) != nil { reaper.waitUntilExit() }
         try? FileManager.default.removeItem(at: directory)
     }
 
