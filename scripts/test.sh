@@ -45,8 +45,8 @@ cleanup() {
     trap - EXIT INT TERM
     # Children of a test process that died (a crash, a kill) would outlive it: workers
     # started from this checkout's build and the TLS proxies of the AMQP TLS tests.
-    pkill -f "^$REPO_ROOT/\.build[^ ]*/idem (run|migrate) " 2>/dev/null || true
-    pkill -f "^/usr/bin/socat OPENSSL-LISTEN:.*/idem-tls-" 2>/dev/null || true
+    pkill -KILL -f "^$REPO_ROOT/\.build[^ ]*/idem (run|migrate) " 2>/dev/null || true
+    pkill -KILL -f "^/usr/bin/socat OPENSSL-LISTEN:.*/idem-tls-" 2>/dev/null || true
     if ((${#to_stop[@]} > 0)); then
         if [[ "${IDEM_KEEP_SERVICES:-0}" == 1 ]]; then
             say "IDEM_KEEP_SERVICES=1: leaving ${to_stop[*]} running (stop: scripts/services.sh stop)"

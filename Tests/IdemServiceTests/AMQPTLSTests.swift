@@ -195,7 +195,7 @@ private final class TLSProxy {
         // socat forks a child per connection; those carry the same arguments.
         let reaper = Process()
         reaper.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
-        reaper.arguments = ["-f", directory.path]
+        reaper.arguments = ["-KILL", "-f", directory.path]
         if (try? reaper.run()) != nil { reaper.waitUntilExit() }
         try? FileManager.default.removeItem(at: directory)
     }
