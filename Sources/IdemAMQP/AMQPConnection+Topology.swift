@@ -135,11 +135,8 @@ extension AMQPConnection {
         queue: String, exchange: String, routingKey: String, arguments: AMQPTable = [:]
     ) async throws(AMQPError) {
         let operation = "queue.bind '\(queue)' to exchange '\(exchange)' with routing key '\(routingKey)'"
-        try checkShortString(queue, what: "the queue name", operation: operation)
-        try checkShortString(exchange, what: "the exchange name", operation: operation)
-        try checkShortString(routingKey, what: "the routing key", operation: operation)
-        try arguments.validate("the arguments", operation: operation)
-        let state = try readyState(operation: operation)
+        let state = try bindingState(
+            queue: queue, exchange: exchange, routingKey: routingKey, arguments: arguments, operation: operation)
         let arena = AMQPArena()
         let ok = amqp_queue_bind(
             state, Self.channel, arena.bytes(queue), arena.bytes(exchange), arena.bytes(routingKey),
@@ -153,17 +150,25 @@ extension AMQPConnection {
         queue: String, exchange: String, routingKey: String, arguments: AMQPTable = [:]
     ) async throws(AMQPError) {
         let operation = "queue.unbind '\(queue)' from exchange '\(exchange)' with routing key '\(routingKey)'"
-        try checkShortString(queue, what: "the queue name", operation: operation)
-        try checkShortString(exchange, what: "the exchange name", operation: operation)
-        try checkShortString(routingKey, what: "the routing key", operation: operation)
-        try arguments.validate("the arguments", operation: operation)
-        let state = try readyState(operation: operation)
+        let state = try bindingState(
+            queue: queue, exchange: exchange, routingKey: routingKey, arguments: arguments, operation: operation)
         let arena = AMQPArena()
         let ok = amqp_queue_unbind(
             state, Self.channel, arena.bytes(queue), arena.bytes(exchange), arena.bytes(routingKey),
             arena.table(arguments))
         defer { amqp_maybe_release_buffers(state) }
         if ok == nil { throw rpcFailure(state, operation: operation) }
+    }
+
+    /// Checks the arguments of `queue.bind` / `queue.unbind` and returns the ready state.
+    private func bindingState(
+        queue: String, exchange: String, routingKey: String, arguments: AMQPTable, operation: String
+    ) throws(AMQPError) -> amqp_connection_state_t {
+        try checkShortString(queue, what: "the queue name", operation: operation)
+        try checkShortString(exchange, what: "the exchange name", operation: operation)
+        try checkShortString(routingKey, what: "the routing key", operation: operation)
+        try arguments.validate("the arguments", operation: operation)
+        return try readyState(operation: operation)
     }
 
     /// Limits how many deliveries the broker sends before they are acknowledged
