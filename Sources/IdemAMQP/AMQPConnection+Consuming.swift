@@ -57,8 +57,8 @@ extension AMQPConnection {
     /// Deliveries already received (during an earlier call such as a confirm wait) come
     /// first. Once one is at hand, the call takes only what can be read without waiting,
     /// up to `maxCount`, and returns; with none, it returns an empty array after
-    /// `timeout`. Other calls (acks, publishes) wait while this one runs, so keep
-    /// `timeout` short and call again in a loop; that loop also keeps heartbeats flowing.
+    /// `timeout`, or sooner when another call (an ack, a publish) is waiting for the
+    /// connection's thread. Call it again in a loop; ``deliveries(capacity:)`` does.
     ///
     /// - Throws: ``AMQPError``: ``AMQPError/Kind/consumerCancelled`` once when the broker
     ///   cancelled a consumer (after every delivery received before it was handed out),
@@ -74,20 +74,28 @@ extension AMQPConnection {
         }
         let state = try readyState(operation: operation)
         let deadline = ContinuousClock.now + timeout
-        var waited = false
-        while buffered.count < maxCount {
-            let wait: Duration
-            if buffered.isEmpty {
-                if !cancelledByServer.isEmpty { break }
-                let remaining = deadline - .now
-                if waited && remaining <= .zero { break }
-                wait = max(remaining, .zero)
-            } else {
-                guard hasIncomingData(state) else { break }
-                wait = .zero
+        reading: while buffered.count < maxCount {
+            if !buffered.isEmpty {
+                guard hasIncomingData(state), try readFrame(state, timeout: .zero, operation: operation) else { break }
+                continue
             }
-            waited = true
-            guard try readFrame(state, timeout: wait, operation: operation) else { break }
+            if !cancelledByServer.isEmpty { break }
+            // What has arrived (or sits decrypted in the TLS layer) first, without waiting.
+            if try readFrame(state, timeout: .zero, operation: operation) { continue }
+            let remaining = deadline - .now
+            if remaining <= .zero { break }
+            // Then wait for the socket, but give way at once to acks and publishes sent to
+            // this connection's thread meanwhile. The wait is sliced so that heartbeats go
+            // out on time.
+            let descriptor = amqp_get_sockfd(state)
+            guard descriptor >= 0 else {
+                _ = try readFrame(state, timeout: remaining, operation: operation)
+                break
+            }
+            switch executor.waitForReadable(descriptor, timeout: min(remaining, .milliseconds(250))) {
+            case .readable, .timedOut: continue
+            case .workPending: break reading
+            }
         }
         if buffered.isEmpty, !cancelledByServer.isEmpty {
             let tag = cancelledByServer.removeFirst()

@@ -19,19 +19,39 @@ import Foundation
 ///
 /// The thread runs until ``shutdown()``; the owner calls it when it closes.
 public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
-    // @unchecked Sendable: the job queue and the stop flag are guarded by `condition`;
-    // `thread` is set once in init and never mutated.
+    // @unchecked Sendable: the job queue and the flags are guarded by `condition`; the wake
+    // pipe's descriptors are set once in init.
     private let condition = NSCondition()
     private var queue: [Work] = []
+    private var head = 0
     private var stopping = false
     private var exited = false
+    /// Whether the thread is inside ``waitForReadable(_:timeout:)``; new work then writes a
+    /// byte to the wake pipe.
+    private var waitingForIO = false
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
     /// The name the thread carries in debuggers and `top -H`.
     public let name: String
 
     /// Starts a new thread named `name` that runs the jobs enqueued on this executor.
     public init(name: String) {
         self.name = name
+        var descriptors: [Int32] = [-1, -1]
+        if pipe(&descriptors) == 0 {
+            for descriptor in descriptors {
+                _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+                _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
+            }
+        }
+        wakeRead = descriptors[0]
+        wakeWrite = descriptors[1]
         startThread()
+    }
+
+    deinit {
+        if wakeRead >= 0 { close(wakeRead) }
+        if wakeWrite >= 0 { close(wakeWrite) }
     }
 
     private enum Work {
@@ -44,8 +64,7 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
         let unowned = UnownedJob(job)
         condition.lock()
         queue.append(.job(unowned))
-        reviveIfExited()
-        condition.signal()
+        workArrived()
         condition.unlock()
     }
 
@@ -90,9 +109,64 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
     public func submit(_ body: @escaping @Sendable () -> Void) {
         condition.lock()
         queue.append(.closure(body))
+        workArrived()
+        condition.unlock()
+    }
+
+    /// Wakes the thread for new work. Called with `condition` locked.
+    private func workArrived() {
         reviveIfExited()
         condition.signal()
+        if waitingForIO {
+            waitingForIO = false
+            var byte: UInt8 = 1
+            _ = write(wakeWrite, &byte, 1)
+        }
+    }
+
+    /// How a wait for a readable descriptor ended.
+    public enum IOWait: Sendable, Equatable {
+        /// The descriptor has data (or an error or hang-up) to read.
+        case readable
+        /// The timeout passed.
+        case timedOut
+        /// Other work was enqueued on this executor: return to let it run, then wait again.
+        case workPending
+    }
+
+    /// Waits on this executor's thread until `descriptor` is readable, `timeout` passes, or
+    /// other work is enqueued on the executor, whichever comes first.
+    ///
+    /// A client whose thread waits for its socket (librabbitmq's consumer, for one) uses it
+    /// so that acks and publishes sent to the same thread run at once, not after the wait.
+    public func waitForReadable(_ descriptor: Int32, timeout: Duration) -> IOWait {
+        condition.lock()
+        if head < queue.count {
+            condition.unlock()
+            return .workPending
+        }
+        waitingForIO = true
         condition.unlock()
+        let (seconds, attoseconds) = timeout.components
+        let rounded = seconds.multipliedReportingOverflow(by: 1000)
+        let total = rounded.overflow ? Int64.max : rounded.partialValue + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+        let milliseconds = max(0, min(Int64(Int32.max), total))
+        var descriptors = [
+            pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
+        ]
+        var ready: Int32
+        repeat {
+            ready = poll(&descriptors, 2, Int32(milliseconds))
+        } while ready < 0 && errno == EINTR
+        condition.lock()
+        waitingForIO = false
+        let pending = head < queue.count
+        condition.unlock()
+        var sink = [UInt8](repeating: 0, count: 64)
+        while read(wakeRead, &sink, sink.count) > 0 {}
+        if descriptors[0].revents != 0 { return .readable }
+        return pending ? .workPending : .timedOut
     }
 
     /// Work that arrives after the thread has exited still runs, in order, on a new thread
@@ -125,20 +199,26 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
         Thread.current.threadDictionary[Self.threadKey] = ObjectIdentifier(self)
         while true {
             condition.lock()
-            while queue.isEmpty && !stopping {
+            while head == queue.count && !stopping {
                 condition.wait()
             }
-            if queue.isEmpty {
+            if head == queue.count {
                 exited = true
                 condition.unlock()
                 return
             }
-            let batch = queue
-            queue.removeAll(keepingCapacity: true)
-            condition.unlock()
-            for work in batch {
-                perform(work)
+            // One job at a time, so that a job waiting for I/O sees the ones behind it.
+            let work = queue[head]
+            head += 1
+            if head == queue.count {
+                queue.removeAll(keepingCapacity: true)
+                head = 0
+            } else if head >= 1024 {
+                queue.removeFirst(head)
+                head = 0
             }
+            condition.unlock()
+            perform(work)
         }
     }
 }

@@ -25,6 +25,11 @@ public protocol DedupStore: Sendable {
         consumer: String, id: MessageID, fence: Int64, lastError: String, final: Bool
     ) async throws(DedupStoreError) -> Bool
 
+    /// When each of `ids` was first seen (its row created), in seconds since the Unix epoch,
+    /// by ID text; IDs without a row are left out. Dead letters carry it as
+    /// `x-idem-first-seen`.
+    func firstSeen(consumer: String, ids: [MessageID]) async throws(DedupStoreError) -> [String: UInt64]
+
     /// Checks that the store answers; throws ``DedupStoreError/unavailable(_:)`` when not.
     func probe() async throws(DedupStoreError)
 

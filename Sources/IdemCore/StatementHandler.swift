@@ -10,6 +10,15 @@ public protocol StatementHandler: MessageHandler {
     /// The handler's verdict on an error PostgreSQL returned for the statement:
     /// permanent (reject) or transient (retry).
     func result(forError sqlState: String?, message: String) -> HandlerResult
+
+    /// How long each statement may run before PostgreSQL cancels it (a transient failure of
+    /// that message); `nil` leaves the server's `statement_timeout` in force.
+    var statementTimeout: Duration? { get }
+}
+
+extension StatementHandler {
+    /// No timeout of its own.
+    public var statementTimeout: Duration? { nil }
 }
 
 /// A SQL statement with its parameters, sent apart from the text.

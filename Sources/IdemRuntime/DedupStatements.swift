@@ -35,6 +35,16 @@ struct DedupStatements: Sendable {
         """
     }
 
+    /// When IDs were first seen, in whole seconds since the Unix epoch: `$1` consumer,
+    /// `$2` IDs.
+    var firstSeen: String {
+        """
+        SELECT message_id, floor(extract(epoch FROM first_seen_at))::bigint
+        FROM \(table.quoted)
+        WHERE consumer = $1 AND message_id = ANY($2::text[])
+        """
+    }
+
     /// Records outcomes inside a transaction: `$1` consumer, `$2` IDs, `$3` statuses,
     /// `$4` last errors.
     var markOutcomes: String {

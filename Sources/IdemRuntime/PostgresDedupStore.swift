@@ -144,9 +144,16 @@ public struct PostgresDedupStore: DedupStore {
                     results[index] = .poison(poison)
                 }
             }
-            let offset = lookup == nil ? 0 : 1
             var statements = lookup.map { [$0] } ?? []
+            // handler.timeout: PostgreSQL cancels any one statement that runs longer (each
+            // Execute of a pipeline has its own timer); LOCAL ends with the transaction.
+            let timeout = calls.isEmpty ? nil : statementHandler.statementTimeout
+            if let timeout {
+                statements.append(PostgresStatement("SET LOCAL statement_timeout = \(Self.milliseconds(timeout))"))
+            }
+            let offset = statements.count
             statements += calls.map { PostgresStatement($0.call.sql, $0.call.parameters) }
+            if timeout != nil { statements.append(PostgresStatement("SET LOCAL statement_timeout = 0")) }
             if !marks.isEmpty { statements.append(markStatement(consumer: consumer, marks: marks)) }
             statements.append(PostgresStatement("COMMIT"))
             let outcome = try await connection.pipeline(statements)
@@ -160,7 +167,7 @@ public struct PostgresDedupStore: DedupStore {
                 let verdict = statementHandler.result(forError: error.sqlState, message: error.message)
                 return .statementFailed(index: calls[call].index, result: verdict)
             }
-            if offset == 1 { resolveUnclaimed(try outcome[0].get()) }
+            if lookup != nil { resolveUnclaimed(try outcome[0].get()) }
             return .committed(results)
         }
 
@@ -266,6 +273,25 @@ public struct PostgresDedupStore: DedupStore {
             sql.recordFailure, [consumer, id.value, String(fence), lastError, final ? "dead" : "failed"])
     }
 
+    public func firstSeen(consumer: String, ids: [MessageID]) async throws(DedupStoreError) -> [String: UInt64] {
+        guard !ids.isEmpty else { return [:] }
+        let rows: PostgresRows
+        do {
+            rows = try await pool.withConnection { connection in
+                try await connection.query(
+                    sql.firstSeen, [consumer, PostgresConnection.encodeTextArray(ids.map(\.value))])
+            }
+        } catch {
+            throw Self.storeError(error)
+        }
+        var seen: [String: UInt64] = [:]
+        for row in rows.rows {
+            guard let id = row[0], let seconds = row[1].flatMap({ UInt64($0) }) else { continue }
+            seen[id] = seconds
+        }
+        return seen
+    }
+
     public func probe() async throws(DedupStoreError) {
         do {
             _ = try await pool.withConnection { connection in try await connection.query("SELECT 1") }
@@ -336,6 +362,12 @@ public struct PostgresDedupStore: DedupStore {
                 PostgresConnection.encodeTextArray(marks.map(\.status)),
                 PostgresConnection.encodeTextArray(marks.map { Self.truncated($0.error) }),
             ])
+    }
+
+    /// Whole milliseconds, at least 1 (0 would mean no timeout).
+    private static func milliseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
     }
 
     /// Errors are kept to 4 KiB in the table.

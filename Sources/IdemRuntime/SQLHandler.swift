@@ -13,11 +13,15 @@ public struct SQLHandler: StatementHandler {
     public let sql: String
     /// Where each `$n` comes from.
     public let parameters: [SQLParameterSource]
+    /// How long the statement may run for one message (`handler.timeout`); PostgreSQL
+    /// cancels it after that, and the message is retried as a transient failure.
+    public let statementTimeout: Duration?
 
     /// Creates the handler.
-    public init(sql: String, parameters: [SQLParameterSource]) {
+    public init(sql: String, parameters: [SQLParameterSource], timeout: Duration? = nil) {
         self.sql = sql
         self.parameters = parameters
+        self.statementTimeout = timeout
     }
 
     public func statement(for message: Message, context: HandlerContext) -> Result<SQLCall, PoisonReason> {
@@ -78,7 +82,13 @@ public struct SQLHandler: StatementHandler {
     }
 
     public func result(forError sqlState: String?, message: String) -> HandlerResult {
-        Self.classify(sqlState: sqlState, message: message)
+        if sqlState == "57014", let statementTimeout {
+            let (seconds, attoseconds) = statementTimeout.components
+            let milliseconds = seconds * 1000 + attoseconds / 1_000_000_000_000_000
+            return .retry(
+                "timed out: the statement ran longer than handler.timeout (\(milliseconds) ms): \(message) (SQLSTATE 57014)")
+        }
+        return Self.classify(sqlState: sqlState, message: message)
     }
 
     /// Class 22 (data exception) and class 23 (integrity constraint violation) are

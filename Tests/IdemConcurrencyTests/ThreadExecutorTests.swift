@@ -61,3 +61,51 @@ struct ThreadExecutorShutdownTests {
         #expect(await pinned.order == [1])
     }
 }
+
+@Suite("ThreadExecutor I/O waits")
+struct ThreadExecutorIOWaitTests {
+    /// A pipe whose read end stands in for a socket.
+    final class Pipe: @unchecked Sendable {
+        let read: Int32
+        let write: Int32
+        init() {
+            var descriptors: [Int32] = [0, 0]
+            precondition(pipe(&descriptors) == 0)
+            read = descriptors[0]
+            write = descriptors[1]
+        }
+        deinit {
+            close(read)
+            close(write)
+        }
+    }
+
+    @Test func aWaitEndsWhenTheDescriptorIsReadable() async {
+        let executor = ThreadExecutor(name: "idem-io-readable")
+        defer { executor.shutdown() }
+        let pipe = Pipe()
+        var byte: UInt8 = 1
+        _ = write(pipe.write, &byte, 1)
+        #expect(await executor.run { executor.waitForReadable(pipe.read, timeout: .seconds(30)) } == .readable)
+    }
+
+    @Test func aWaitTimesOut() async {
+        let executor = ThreadExecutor(name: "idem-io-timeout")
+        defer { executor.shutdown() }
+        let pipe = Pipe()
+        #expect(await executor.run { executor.waitForReadable(pipe.read, timeout: .milliseconds(20)) } == .timedOut)
+    }
+
+    @Test func aWaitEndsWhenOtherWorkArrives() async {
+        let executor = ThreadExecutor(name: "idem-io-work")
+        defer { executor.shutdown() }
+        let pipe = Pipe()
+        let started = ContinuousClock.now
+        async let waited = executor.run { executor.waitForReadable(pipe.read, timeout: .seconds(60)) }
+        try? await Task.sleep(for: .milliseconds(50))
+        let ran = await executor.run { true }
+        #expect(ran)
+        #expect(await waited == .workPending)
+        #expect(ContinuousClock.now - started < .seconds(30))
+    }
+}

@@ -114,6 +114,48 @@ struct SQLHandlerTests {
         try await fixture.drop(accounts)
     }
 
+    @Test func aStatementLongerThanTheTimeoutIsATransientFailureOfThatMessageOnly() async throws {
+        let fixture = try await StoreFixture.make()
+        let target = fixture.scratch("slow")
+        _ = try await fixture.admin.query("CREATE TABLE \(target) (id text, pause float8)", prepared: false)
+        let handler = SQLHandler(
+            sql: "INSERT INTO \(target) SELECT $1, $2::float8 FROM pg_sleep($2::float8)",
+            parameters: [.id, .json(try JSONPointer("/pause"))], timeout: .milliseconds(300))
+        let outcomes = try await fixture.store.processTransactionally(
+            consumer: fixture.consumer,
+            [
+                StoreFixture.request("fast-1", #"{"pause": 0}"#), StoreFixture.request("slow", #"{"pause": 5}"#),
+                StoreFixture.request("fast-2", #"{"pause": 0.01}"#),
+            ], maxAttempts: 3, handler: handler)
+        #expect(outcomes[0] == .handled(.success, attempt: 1))
+        #expect(outcomes[2] == .handled(.success, attempt: 1))
+        guard case .handled(.retry(let reason), attempt: 1) = outcomes[1] else {
+            Issue.record("expected a transient failure, got \(outcomes[1])")
+            return
+        }
+        #expect(reason.contains("handler.timeout"), "\(reason)")
+        #expect(reason.contains("57014"), "\(reason)")
+        #expect(try await fixture.row("slow")?.status == "failed")
+        #expect(try await fixture.row("slow")?.attempts == 1)
+        #expect(try await fixture.count("SELECT count(*) FROM \(target)") == 2)
+        // The timeout is the transaction's own: the session keeps its setting.
+        #expect(try await fixture.admin.query("SHOW statement_timeout").rows == [["0"]])
+        try await fixture.drop(target)
+    }
+
+    @Test func firstSeenIsTheTimeTheRowWasCreated() async throws {
+        let fixture = try await StoreFixture.make()
+        let handler = SQLHandler(sql: "SELECT $1", parameters: [.id])
+        _ = try await fixture.store.processTransactionally(
+            consumer: fixture.consumer, [StoreFixture.request("seen")], maxAttempts: 3, handler: handler)
+        _ = try await fixture.admin.query(
+            "UPDATE \(fixture.table.quoted) SET first_seen_at = to_timestamp(1700000000) WHERE message_id = 'seen'")
+        let ids = [MessageID("seen", source: .messageId), MessageID("never", source: .messageId)]
+        #expect(try await fixture.store.firstSeen(consumer: fixture.consumer, ids: ids) == ["seen": 1_700_000_000])
+        #expect(try await fixture.store.firstSeen(consumer: fixture.consumer, ids: []) == [:])
+        try await fixture.drop()
+    }
+
     private func result(
         _ store: PostgresDedupStore, _ fixture: StoreFixture, _ requests: [ClaimRequest], _ handler: SQLHandler
     ) async -> Result<[TransactionalOutcome], DedupStoreError> {

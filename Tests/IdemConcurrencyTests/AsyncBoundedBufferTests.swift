@@ -1,0 +1,100 @@
+import Testing
+
+@testable import IdemConcurrency
+
+@Suite("AsyncBoundedBuffer")
+struct AsyncBoundedBufferTests {
+    struct Failure: Error, Equatable {}
+
+    @Test func aBatchTakesWhatIsThereUpToTheCount() async throws {
+        let buffer = AsyncBoundedBuffer<Int>(capacity: 10)
+        buffer.append(contentsOf: 1...5)
+        #expect(try await buffer.nextBatch(maxCount: 3, maxWait: .zero) == [1, 2, 3])
+        #expect(try await buffer.nextBatch(maxCount: 3, maxWait: .zero) == [4, 5])
+    }
+
+    @Test func aBatchWaitsForItsFirstElement() async throws {
+        let buffer = AsyncBoundedBuffer<Int>(capacity: 4)
+        async let batch = buffer.nextBatch(maxCount: 4, maxWait: .zero)
+        try await Task.sleep(for: .milliseconds(20))
+        buffer.append(contentsOf: [7])
+        #expect(try await batch == [7])
+    }
+
+    @Test func aBatchFillsUntilItsCountWithinTheWait() async throws {
+        let buffer = AsyncBoundedBuffer<Int>(capacity: 8)
+        buffer.append(contentsOf: [1])
+        async let batch = buffer.nextBatch(maxCount: 3, maxWait: .seconds(60))
+        try await Task.sleep(for: .milliseconds(20))
+        buffer.append(contentsOf: [2])
+        buffer.append(contentsOf: [3, 4])
+        // The batch returns as soon as it holds 3, long before the 60 s wait.
+        #expect(try await batch == [1, 2, 3])
+        #expect(buffer.count == 1)
+    }
+
+    @Test func aBatchReturnsPartlyFilledAfterTheWait() async throws {
+        let buffer = AsyncBoundedBuffer<Int>(capacity: 8)
+        buffer.append(contentsOf: [1, 2])
+        #expect(try await buffer.nextBatch(maxCount: 5, maxWait: .milliseconds(30)) == [1, 2])
+    }
+
+    @Test func theProducerWaitsForRoom() async throws {
+        let buffer = AsyncBoundedBuffer<Int>(capacity: 2)
+        #expect(await buffer.waitForSpace() == 2)
+        buffer.append(contentsOf: [1, 2])
+        let producer = Task { await buffer.waitForSpace() }
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(try await buffer.nextBatch(maxCount: 1, maxWait: .zero) == [1])
+        #expect(await producer.value == 1)
+    }
+
+    @Test func finishingHandsOverWhatIsLeftThenTheError() async throws {
+        let buffer = AsyncBoundedBuffer<Int>(capacity: 4)
+        buffer.append(contentsOf: [1, 2])
+        buffer.finish(throwing: Failure())
+        #expect(try await buffer.nextBatch(maxCount: 10, maxWait: .seconds(60)) == [1, 2])
+        await #expect(throws: Failure.self) { try await buffer.nextBatch(maxCount: 10, maxWait: .zero) }
+        #expect(await buffer.waitForSpace() == 0)
+    }
+
+    @Test func finishingWakesAWaitingConsumer() async throws {
+        let buffer = AsyncBoundedBuffer<Int>(capacity: 4)
+        let consumer = Task { try await buffer.nextBatch(maxCount: 1, maxWait: .zero) }
+        try await Task.sleep(for: .milliseconds(20))
+        buffer.finish()
+        #expect(try await consumer.value == [])
+    }
+
+    @Test func cancellingAWaitingConsumerThrows() async throws {
+        let buffer = AsyncBoundedBuffer<Int>(capacity: 4)
+        let consumer = Task { try await buffer.nextBatch(maxCount: 1, maxWait: .zero) }
+        try await Task.sleep(for: .milliseconds(20))
+        consumer.cancel()
+        await #expect(throws: CancellationError.self) { try await consumer.value }
+    }
+
+    @Test func cancellingAWaitingProducerReturnsZero() async throws {
+        let buffer = AsyncBoundedBuffer<Int>(capacity: 1)
+        buffer.append(contentsOf: [1])
+        let producer = Task { await buffer.waitForSpace() }
+        try await Task.sleep(for: .milliseconds(20))
+        producer.cancel()
+        #expect(await producer.value == 0)
+    }
+
+    @Test func iteratesAsAnAsyncSequence() async throws {
+        let buffer = AsyncBoundedBuffer<Int>(capacity: 100)
+        let producer = Task {
+            for value in 0..<1000 {
+                guard await buffer.waitForSpace() > 0 else { return }
+                buffer.append(contentsOf: [value])
+            }
+            buffer.finish()
+        }
+        var seen: [Int] = []
+        for try await value in buffer { seen.append(value) }
+        await producer.value
+        #expect(seen == Array(0..<1000))
+    }
+}
