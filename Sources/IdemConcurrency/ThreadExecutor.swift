@@ -149,7 +149,9 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
         condition.unlock()
         let (seconds, attoseconds) = timeout.components
         let rounded = seconds.multipliedReportingOverflow(by: 1000)
-        let total = rounded.overflow ? Int64.max : rounded.partialValue + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+        let total =
+            rounded.overflow
+            ? Int64.max : rounded.partialValue + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
         let milliseconds = max(0, min(Int64(Int32.max), total))
         var descriptors = [
             pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0),

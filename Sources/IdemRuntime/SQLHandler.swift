@@ -86,7 +86,8 @@ public struct SQLHandler: StatementHandler {
             let (seconds, attoseconds) = statementTimeout.components
             let milliseconds = seconds * 1000 + attoseconds / 1_000_000_000_000_000
             return .retry(
-                "timed out: the statement ran longer than handler.timeout (\(milliseconds) ms): \(message) (SQLSTATE 57014)")
+                "timed out: the statement ran longer than handler.timeout (\(milliseconds) ms): \(message) (SQLSTATE 57014)"
+            )
         }
         return Self.classify(sqlState: sqlState, message: message)
     }

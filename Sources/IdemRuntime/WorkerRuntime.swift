@@ -75,7 +75,8 @@ public struct WorkerRuntime: Sendable {
     /// The handler a consumer's configuration names, when this build can run it.
     static func handler(for consumer: ConsumerConfig) -> (any MessageHandler)? {
         switch consumer.handler.kind {
-        case .sql(let statement, let parameters): return SQLHandler(sql: statement, parameters: parameters, timeout: consumer.handler.timeout)
+        case .sql(let statement, let parameters):
+            return SQLHandler(sql: statement, parameters: parameters, timeout: consumer.handler.timeout)
         case .exec, .plugin, .swift: return nil
         }
     }
