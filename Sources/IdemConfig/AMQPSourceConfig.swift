@@ -32,7 +32,7 @@ public struct AMQPSourceConfig: Sendable, Hashable {
 
     /// Creates settings.
     public init(
-        url: String, queue: String, prefetch: Int = 200, declare: Bool = false,
+        url: String, queue: String, prefetch: Int = 400, declare: Bool = false,
         deadLetterExchange: String = "", deadLetterRoutingKey: String? = nil,
         retryVia: RetryVia = .delayQueue, heartbeat: Duration = .seconds(30),
         connectionName: String? = nil, tls: TLSSettings = TLSSettings()

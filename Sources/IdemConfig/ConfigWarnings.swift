@@ -24,6 +24,13 @@ public enum ConfigWarnings {
                     "\(prefix).handler.timeout (\(DurationParser.format(consumer.handler.timeout))) is longer than dedup.lease (\(DurationParser.format(consumer.dedup.lease))): another worker may take over a message still being handled"
                 )
             }
+            if case .amqp(let amqp) = consumer.source, consumer.concurrency > 1,
+                amqp.prefetch < consumer.batch.size * consumer.concurrency
+            {
+                warnings.append(
+                    "\(prefix).source.amqp.prefetch (\(amqp.prefetch)) is below batch.size × concurrency (\(consumer.batch.size) × \(consumer.concurrency)): fewer batches can be in flight than concurrency allows"
+                )
+            }
             if case .amqp(let amqp) = consumer.source, amqp.retryVia == .requeue, consumer.retry.maxAttempts > 1 {
                 warnings.append(
                     "\(prefix).source.amqp.retry_via: 'requeue' redelivers at once, without the configured backoff")

@@ -92,26 +92,89 @@ public struct AMQPConsumerService: Service {
         let connection = try await AMQPConnection.connect(
             url: source.url, tls: tlsOptions, connectionName: source.connectionName ?? "idem-\(consumer.name)",
             heartbeat: source.heartbeat, logger: logger)
-        var declaredDelayQueues: Set<String> = []
+        let stream: AMQPDeliveryStream
+        let tag: String
         do {
             try await declareTopology(connection)
             try await connection.setPrefetch(count: source.prefetch)
             try await connection.confirmSelect()
-            let tag = try await connection.startConsuming(
+            tag = try await connection.startConsuming(
                 queue: source.queue, consumerTag: "idem-\(consumer.name)-\(UUID().uuidString.prefix(8))")
-            logger.info("consuming", metadata: ["queue": .string(source.queue)])
-            connected()
-            while !Task.isShuttingDownGracefully {
-                let batch = try await collectBatch(connection)
-                if batch.isEmpty { continue }
-                try await process(batch, on: connection, declaredDelayQueues: &declaredDelayQueues)
-            }
-            try? await connection.cancelConsuming(consumerTag: tag)
-            await connection.close()
-            logger.info("consumer stopped")
+            stream = connection.deliveries(capacity: source.prefetch)
         } catch {
             await connection.close()
             throw error
+        }
+        logger.info(
+            "consuming",
+            metadata: ["queue": .string(source.queue), "concurrency": "\(consumer.concurrency)"])
+        connected()
+        let session = AMQPSession(
+            connection: connection, stream: stream, queue: source.queue,
+            delayQueues: source.retryVia == .delayQueue, logger: logger)
+        let end = await dispatch(session)
+        stream.stop()
+        await session.finishAcks()
+        switch end {
+        case .shutdown:
+            try? await connection.cancelConsuming(consumerTag: tag)
+            await connection.close()
+            logger.info("consumer stopped")
+        case .failed(let error):
+            await connection.close()
+            throw error
+        }
+    }
+
+    private enum DispatchEnd {
+        case shutdown
+        case failed(any Error)
+    }
+
+    /// Takes batches from the stream and runs up to `consumer.concurrency` of them at once,
+    /// until a graceful shutdown or the first failure; then waits for those in flight.
+    private func dispatch(_ session: AMQPSession) async -> DispatchEnd {
+        let processor = BatchProcessor(consumer: consumer, store: store, handler: handler, logger: logger)
+        return await withTaskGroup(of: Void.self) { group in
+            var inFlight = 0
+            var end = DispatchEnd.shutdown
+            while !Task.isShuttingDownGracefully {
+                if let failure = session.failure {
+                    end = .failed(failure)
+                    break
+                }
+                if inFlight >= consumer.concurrency {
+                    await group.next()
+                    inFlight -= 1
+                    continue
+                }
+                let deliveries: [AMQPDelivery]
+                do {
+                    deliveries = try await cancelWhenGracefulShutdown {
+                        try await session.stream.nextBatch(
+                            maxCount: consumer.batch.size, maxWait: consumer.batch.maxWait)
+                    }
+                } catch is CancellationError {
+                    break
+                } catch {
+                    session.fail(error)
+                    continue
+                }
+                if deliveries.isEmpty && session.failure == nil {
+                    session.fail(AMQPError(kind: .closed, message: "the delivery stream of \(source.queue) ended"))
+                }
+                // A failure (or shutdown) meanwhile: leave the batch to the broker, which
+                // requeues it when the channel closes.
+                guard !deliveries.isEmpty, session.failure == nil, !Task.isShuttingDownGracefully else { continue }
+                session.received(deliveries)
+                group.addTask {
+                    await run(deliveries, processor: processor, session: session)
+                }
+                inFlight += 1
+            }
+            await group.waitForAll()
+            if case .shutdown = end, let failure = session.failure { end = .failed(failure) }
+            return end
         }
     }
 
@@ -133,148 +196,73 @@ public struct AMQPConsumerService: Service {
         }
     }
 
-    /// Up to `batch.size` deliveries, waiting at most `batch.maxWait` after the first.
-    private func collectBatch(_ connection: AMQPConnection) async throws -> [AMQPDelivery] {
-        var batch = try await connection.nextDeliveries(maxCount: consumer.batch.size, timeout: .milliseconds(200))
-        guard !batch.isEmpty else { return [] }
-        let clock = ContinuousClock()
-        let deadline = clock.now + consumer.batch.maxWait
-        while batch.count < consumer.batch.size {
-            let remaining = deadline - clock.now
-            guard remaining > .zero else { break }
-            let more = try await connection.nextDeliveries(
-                maxCount: consumer.batch.size - batch.count, timeout: remaining)
-            if more.isEmpty { break }
-            batch += more
-        }
-        return batch
-    }
-
     // MARK: A batch
 
-    private struct Item {
-        var delivery: AMQPDelivery
-        var message: Message
-        var id: MessageID?
-        var event: ProcessingEvent?
-        var payloadHash: String
+    /// Processes one batch and carries out its decisions; a failure ends the session.
+    private func run(_ deliveries: [AMQPDelivery], processor: BatchProcessor, session: AMQPSession) async {
+        let messages = deliveries.map { AMQPMessageMapping.message($0, queue: source.queue) }
+        let decisions = await processor.process(messages)
+        if decisions.contains(where: { $0.disposition == .suspend }) {
+            // Ack nothing of this batch; closing the channel hands its deliveries back.
+            session.fail(SessionEnd.storeUnavailable("the dedup store did not answer"))
+            return
+        }
+        do {
+            try await settle(deliveries, messages: messages, decisions: decisions, session: session)
+        } catch {
+            session.fail(error)
+        }
     }
 
-    private func process(
-        _ deliveries: [AMQPDelivery], on connection: AMQPConnection, declaredDelayQueues: inout Set<String>
+    private func settle(
+        _ deliveries: [AMQPDelivery], messages: [Message], decisions: [BatchProcessor.Decision],
+        session: AMQPSession
     ) async throws {
-        let firstSeen = UInt64(Date().timeIntervalSince1970)
-        var items: [Item] = deliveries.map { delivery in
-            let message = AMQPMessageMapping.message(delivery, queue: source.queue)
-            return Item(delivery: delivery, message: message, id: nil, event: nil, payloadHash: "")
-        }
-        var requests: [ClaimRequest] = []
-        var requestItems: [Int] = []
-        for index in items.indices {
-            let message = items[index].message
-            if message.body.count > consumer.maxBodyBytes {
-                items[index].event = .poison(.bodyTooLarge(size: message.body.count, limit: consumer.maxBodyBytes))
-                continue
-            }
-            switch consumer.identity.derive(message) {
-            case .poison(let reason):
-                items[index].event = .poison(reason)
-            case .identified(let id):
-                items[index].id = id
-                let request = ClaimRequest(message: message, id: id)
-                items[index].payloadHash = request.payloadHash
-                requests.append(request)
-                requestItems.append(index)
-            }
-        }
-        if !requests.isEmpty {
-            do {
-                let outcomes = try await store.processTransactionally(
-                    consumer: consumer.name, requests, maxAttempts: consumer.retry.maxAttempts, handler: handler)
-                for (position, outcome) in outcomes.enumerated() {
-                    let index = requestItems[position]
-                    items[index].event = ProcessingEvent(outcome, receivedHash: items[index].payloadHash)
-                }
-            } catch {
-                let event = ProcessingEvent(error)
-                for index in requestItems { items[index].event = event }
-            }
-        }
-
-        let policy = consumer.outcomePolicy
-        let dispositions = items.map { policy.decide($0.event!) }
-        if dispositions.contains(.suspend) {
-            // Ack nothing; closing the channel hands every unacked delivery back.
-            throw SessionEnd.storeUnavailable("the dedup store did not answer")
-        }
-        var highestAck: UInt64?
+        let connection = session.connection
+        var settled: [(tag: UInt64, needsAck: Bool)] = []
+        settled.reserveCapacity(deliveries.count)
         var duplicates = 0
-        for (item, disposition) in zip(items, dispositions) {
-            let action = AMQPAction(disposition, delayQueues: source.retryVia == .delayQueue)
-            if action != .nackRequeue {
-                highestAck = max(highestAck ?? 0, item.delivery.deliveryTag)
-            }
+        for index in deliveries.indices {
+            let delivery = deliveries[index]
+            let decision = decisions[index]
+            let action = AMQPAction(decision.disposition, delayQueues: session.delayQueues)
             switch action {
             case .ack:
-                if case .acknowledge(.duplicate) = disposition { duplicates += 1 }
+                if case .acknowledge(.duplicate) = decision.disposition { duplicates += 1 }
             case .nackRequeue:
-                try await connection.nack(deliveryTag: item.delivery.deliveryTag, multiple: false, requeue: true)
+                try await connection.nack(deliveryTag: delivery.deliveryTag, multiple: false, requeue: true)
             case .publishToDelayQueue(let delay):
-                let queue = try await delayQueue(for: delay, on: connection, declared: &declaredDelayQueues)
-                var properties = item.delivery.properties
+                let queue = try await session.delayQueue(for: delay)
+                var properties = delivery.properties
                 properties.expiration = String(max(1, Int64((delay.seconds * 1000).rounded())))
                 try await connection.publishAndConfirm(
-                    exchange: "", routingKey: queue, body: item.delivery.body, properties: properties, mandatory: true)
-                if case .retry(_, _, let reason) = disposition {
+                    exchange: "", routingKey: queue, body: delivery.body, properties: properties, mandatory: true)
+                if case .retry(_, _, let reason) = decision.disposition {
                     logger.info(
                         "retrying in \(delay)",
-                        metadata: ["id": .string(item.id?.value ?? ""), "reason": .string(reason)])
+                        metadata: ["id": .string(decision.id?.value ?? ""), "reason": .string(reason)])
                 }
             case .publishToDeadLetterThenAck(let reason):
-                var properties = item.delivery.properties
+                var properties = delivery.properties
                 for (key, value) in DeadLetterHeaders.headers(
-                    reason: reason, consumer: consumer.name, source: item.message.source, id: item.id,
-                    firstSeen: firstSeen)
+                    reason: reason, consumer: consumer.name, source: messages[index].source, id: decision.id,
+                    firstSeen: decision.firstSeen)
                 {
                     properties.headers[key] = AMQPMessageMapping.field(value)
                 }
                 properties.expiration = nil
                 try await connection.publishAndConfirm(
                     exchange: source.deadLetterExchange, routingKey: source.deadLetterRoutingKey,
-                    body: item.delivery.body, properties: properties, mandatory: true)
+                    body: delivery.body, properties: properties, mandatory: true)
                 logger.warning(
                     "dead-lettered: \(reason.description)",
-                    metadata: ["id": .string(item.id?.value ?? ""), "reason": .string(reason.code)])
+                    metadata: ["id": .string(decision.id?.value ?? ""), "reason": .string(reason.code)])
             case .withholdAndPause:
                 throw SessionEnd.storeUnavailable("the dedup store did not answer")
             }
+            settled.append((delivery.deliveryTag, action != .nackRequeue))
         }
-        // Every delivery of the batch is decided and earlier batches are done: one ack with
-        // `multiple` covers them all (those nacked above are no longer outstanding).
-        if let highestAck {
-            try await connection.ack(deliveryTag: highestAck, multiple: true)
-        }
+        session.settle(settled)
         logger.debug("batch done", metadata: ["size": "\(deliveries.count)", "duplicates": "\(duplicates)"])
-    }
-
-    /// The delay queue for `delay`: one per power-of-two bucket of milliseconds, so that a
-    /// long delay at the head of a queue never holds up a much shorter one behind it. Each
-    /// dead-letters back to the work queue when a message's TTL runs out.
-    private func delayQueue(
-        for delay: Duration, on connection: AMQPConnection, declared: inout Set<String>
-    ) async throws -> String {
-        let milliseconds = max(1, Int64((delay.seconds * 1000).rounded()))
-        var bucket: Int64 = 1
-        while bucket < milliseconds { bucket *= 2 }
-        let name = "\(source.queue).delay.\(bucket)ms"
-        if !declared.contains(name) {
-            var arguments = AMQPTable()
-            arguments["x-dead-letter-exchange"] = .utf8("")
-            arguments["x-dead-letter-routing-key"] = .utf8(source.queue)
-            _ = try await connection.declareQueue(
-                name: name, durable: true, exclusive: false, autoDelete: false, arguments: arguments)
-            declared.insert(name)
-        }
-        return name
     }
 }

@@ -119,6 +119,12 @@ struct AMQPConsumerTests {
             "SELECT attempts, status, last_error FROM \(world.table) WHERE message_id = 't-1'")
         #expect(row.rows.first?[0] == "3")
         #expect(row.rows.first?[1] == "dead")
+        // x-idem-first-seen is when the row was created, at the first attempt, not when the
+        // message was dead-lettered.
+        let seen = try await world.sql(
+            "SELECT floor(extract(epoch FROM first_seen_at))::bigint FROM \(world.table) WHERE message_id = 't-1'")
+        let firstSeen = try #require(seen.rows.first?[0].flatMap { UInt64($0) })
+        #expect(dead.first?.properties.headers["x-idem-first-seen"] == .timestamp(firstSeen))
         #expect(row.rows.first?[2]?.contains("downstream busy for t-1") == true)
         #expect(try await worker.stop() == 0)
         try await world.sql("DROP FUNCTION fail_\(world.name)(text)")
@@ -149,6 +155,56 @@ struct AMQPConsumerTests {
         #expect(counts.rows == 600, "\(second.logText)")
         #expect(counts.distinct == 600)
         #expect(try await second.stop() == 0)
+        try await world.cleanUp()
+    }
+
+    @Test func concurrentBatchesFinishingOutOfOrderAreAckedWithoutChannelErrors() async throws {
+        let world = try await AMQPWorld.make()
+        // Effects of random length, so that later batches often commit before earlier ones;
+        // an ack naming a tag an earlier ack covered would close the channel (406).
+        let config = try world.config(
+            sql: "INSERT INTO \(world.effects)(id, body) SELECT $1, $2 FROM pg_sleep(random() * 0.01)",
+            batch: "{size: 5, max_wait: 2ms}", concurrency: 6, prefetch: 60)
+        try await world.migrate(config)
+        try await world.publish((0..<400).map { ("c\($0)", "o-\($0)", AMQPTable()) })
+        let worker = try WorkerProcess(config: config)
+        try await worker.waitUntilConsuming()
+        try await world.eventually(60, "400 effects") {
+            let rows = try await world.effectCounts().rows
+            let depth = try await world.queueDepth()
+            return rows >= 400 && depth == 0
+        }
+        let counts = try await world.effectCounts()
+        #expect(counts.rows == 400)
+        #expect(counts.distinct == 400)
+        #expect(try await worker.stop() == 0)
+        #expect(!worker.logText.contains("reconnecting"), "\(worker.logText)")
+        #expect(!worker.logText.contains("PRECONDITION"), "\(worker.logText)")
+        // Every delivery was acked: nothing came back to the queue when the worker closed.
+        #expect(try await world.queueDepth() == 0)
+        try await world.cleanUp()
+    }
+
+    @Test func gracefulShutdownLeavesNoCommittedEffectUnacked() async throws {
+        let world = try await AMQPWorld.make()
+        let config = try world.config(
+            sql: "INSERT INTO \(world.effects)(id, body) SELECT $1, $2 FROM pg_sleep(0.003)",
+            batch: "{size: 10, max_wait: 5ms}", concurrency: 4, prefetch: 80)
+        try await world.migrate(config)
+        let total = 2000
+        try await world.publish((0..<total).map { ("g\($0)", "g-\($0)", AMQPTable()) })
+        let worker = try WorkerProcess(config: config)
+        try await worker.waitUntilConsuming()
+        try await world.eventually(30, "some progress") { try await world.effectCounts().rows >= 100 }
+        #expect(try await worker.stop(SIGTERM) == 0, "\(worker.logText)")
+        let done = try await world.effectCounts()
+        #expect(done.rows == done.distinct)
+        #expect(done.rows < total, "the worker was stopped mid-queue")
+        // What committed was acked, and only that: the queue holds exactly the rest.
+        try await world.eventually(10, "the unacked deliveries back in the queue") {
+            try await world.queueDepth() == UInt32(total - done.rows)
+        }
+        #expect(try await world.queueDepth() == UInt32(total - done.rows))
         try await world.cleanUp()
     }
 

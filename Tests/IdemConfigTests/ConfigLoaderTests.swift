@@ -266,6 +266,17 @@ struct ConfigLoaderTests {
         #expect(ConfigWarnings.warnings(for: try load(minimal)).isEmpty)
     }
 
+    @Test func aPrefetchTooSmallForTheConcurrencyWarns() throws {
+        let yaml = minimal.replacingOccurrences(of: "queue: orders", with: "queue: orders\n        prefetch: 150")
+        let warnings = ConfigWarnings.warnings(for: try load(yaml))
+        #expect(
+            warnings.contains {
+                $0.contains("consumers.orders.source.amqp.prefetch (150) is below batch.size × concurrency (100 × 4)")
+            }, "\(warnings)")
+        let single = yaml + "\n    concurrency: 1\n"
+        #expect(ConfigWarnings.warnings(for: try load(single)).isEmpty)
+    }
+
     @Test func redactionHidesPasswords() {
         #expect(Redaction.url("amqp://user:pa:ss@host:5672/%2F") == "amqp://user:***@host:5672/%2F")
         #expect(Redaction.url("postgres://user@host/db") == "postgres://user@host/db")

@@ -45,7 +45,7 @@ public struct AMQPWorld {
     /// A worker configuration for this world.
     public func config(
         id: String = "[message_id]", sql: String? = nil, params: String = "[id, body]", retry: String = "{}",
-        batch: String = "{size: 50, max_wait: 20ms}"
+        batch: String = "{size: 50, max_wait: 20ms}", concurrency: Int = 4, prefetch: Int = 100
     ) throws -> URL {
         let statement = sql ?? "INSERT INTO \(effects)(id, body) VALUES ($1, $2)"
         return try IdemProcess.temporaryFile(
@@ -61,7 +61,7 @@ public struct AMQPWorld {
                   amqp:
                     url: \(amqpURL)
                     queue: \(queue)
-                    prefetch: 100
+                    prefetch: \(prefetch)
                     declare: true
                 id: \(id)
                 handler:
@@ -69,6 +69,7 @@ public struct AMQPWorld {
                   params: \(params)
                 retry: \(retry)
                 batch: \(batch)
+                concurrency: \(concurrency)
             """)
     }
 
