@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Usage: scripts/bench-amqp.sh [MESSAGES]
+# Usage: scripts/bench-amqp.sh [DISTINCT]
 #
-# The RabbitMQ consumer against the naive peer (../shared/peers/amqp_peer.py), on the same
-# local RabbitMQ and PostgreSQL with the same data: MESSAGES distinct orders (default
-# 16,000), a quarter of them published twice (20 % duplicates), message-id as the ID, a
-# one-row INSERT as the effect. Prints messages/s for both and checks that each effect
-# happened exactly once. Stops the services it started.
+# The RabbitMQ consumer benchmark, on the local RabbitMQ and PostgreSQL:
+# 1. Throughput: a durable queue pre-filled with DISTINCT orders (default 160,000), a
+#    quarter of them published twice (200,000 messages, 20 % duplicates), message-id as
+#    the ID, a one-row INSERT as the effect, transactional mode. Prints messages/s from
+#    process start to the last effect, the peak resident memory, and checks that each
+#    effect happened exactly once.
+# 2. Latency: a steady 5,000 messages/s for 20 s (LAT_RATE, LAT_SECONDS) from
+#    `idem-bench paced-publish`; each effect records clock_timestamp() beside the send
+#    time in the body. Prints p50/p99/max publish-to-effect latency (COMMIT and the ack
+#    follow the effect's statement within the same batch step).
+# 3. The naive peer (../shared/peers/amqp_peer.py) on PEER_MESSAGES of the same data
+#    (default 20,000): messages/s, and idem's speed-up over it.
+# Stops the services it started.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -13,7 +21,10 @@ REPO=$(cd "$SCRIPT_DIR/.." && pwd)
 cd "$REPO"
 SERVICES_DIR=${IDEM_SERVICES_DIR:-/tmp/idem-services}
 export IDEM_SERVICES_DIR=$SERVICES_DIR
-DISTINCT=${1:-16000}
+DISTINCT=${1:-160000}
+PEER_MESSAGES=${PEER_MESSAGES:-20000}
+LAT_RATE=${LAT_RATE:-5000}
+LAT_SECONDS=${LAT_SECONDS:-20}
 WORK=$(mktemp -d)
 PEERS=${IDEM_PEERS_DIR:-$REPO/../shared/peers}
 
@@ -43,7 +54,9 @@ set +a
 PG=$IDEM_TEST_POSTGRES_URL
 
 swift build -c release --product idem </dev/null
+swift build -c release --product idem-bench </dev/null
 BIN=$(swift build -c release --show-bin-path)/idem
+BENCH=$(swift build -c release --show-bin-path)/idem-bench
 VENV=$REPO/.build-peer-venv
 if [[ ! -x "$VENV/bin/python" ]]; then
     python3 -m venv "$VENV"
@@ -51,8 +64,9 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 fi
 
 psql_q() { bash "$SCRIPT_DIR/services.sh" psql -qtA "$@"; }
-psql_q -c "DROP TABLE IF EXISTS bench_effects, bench_pm, peer_processed, peer_effects" \
+psql_q -c "DROP TABLE IF EXISTS bench_effects, bench_pm, bench_lat, peer_processed, peer_effects" \
     -c "CREATE TABLE bench_effects (id text NOT NULL, body text)" \
+    -c "CREATE TABLE bench_lat (id text NOT NULL, sent_us bigint NOT NULL, done_at timestamptz NOT NULL)" \
     -c "DELETE FROM idem_schema_versions WHERE table_name = 'bench_pm'" 2>/dev/null || true
 python3 - "$DISTINCT" >"$WORK/bench.jsonl" <<'PY'
 import json, sys
@@ -60,6 +74,8 @@ for n in range(int(sys.argv[1])):
     print(json.dumps({"message_id": f"m-{n}", "body": f"order {n}", "copies": 2 if n % 4 == 0 else 1}))
 PY
 TOTAL=$((DISTINCT + (DISTINCT + 3) / 4))
+head -n "$((PEER_MESSAGES * 4 / 5))" "$WORK/bench.jsonl" >"$WORK/peer.jsonl"
+PEER_TOTAL=$(python3 -c "import json,sys; print(sum(json.loads(l)['copies'] for l in open(sys.argv[1])))" "$WORK/peer.jsonl")
 for queue in bench_idem bench_peer; do
     cat >"$WORK/$queue.yaml" <<YAML
 postgres: {url: "$PG", table: bench_pm, pool_size: 4}
@@ -75,20 +91,49 @@ YAML
 done
 "$BIN" migrate --config "$WORK/bench_idem.yaml" >/dev/null
 "$BIN" publish --config "$WORK/bench_idem.yaml" "$WORK/bench.jsonl" >/dev/null
-"$BIN" publish --config "$WORK/bench_peer.yaml" "$WORK/bench.jsonl" >/dev/null
+"$BIN" publish --config "$WORK/bench_peer.yaml" "$WORK/peer.jsonl" >/dev/null
 
 start=$(date +%s.%N)
 "$BIN" run --config "$WORK/bench_idem.yaml" 2>"$WORK/idem.log" &
 pid=$!
 until [[ $(psql_q -c "SELECT count(*) FROM bench_effects") -ge $DISTINCT ]]; do sleep 0.05; done
 end=$(date +%s.%N)
+peak_rss=$(awk '/VmHWM/ {print int($2 / 1024) " MB"}' "/proc/$pid/status")
 kill -TERM "$pid"
 wait "$pid"
 effects=$(psql_q -c "SELECT count(*) || ' rows, ' || count(DISTINCT id) || ' distinct' FROM bench_effects")
 idem_rate=$(python3 -c "print(round($TOTAL / ($end - $start)))")
-echo "machine: $(nproc) cores; $TOTAL messages ($DISTINCT distinct) on RabbitMQ, message-id IDs, one-row effect"
-echo "idem: $idem_rate messages/s (from process start to the last effect); effects: $effects"
+echo "machine: $(nproc) cores; $TOTAL messages ($DISTINCT distinct) in a durable queue, message-id IDs, one-row effect"
+echo "idem: $idem_rate messages/s (from process start to the last effect); peak RSS $peak_rss; effects: $effects"
+
+# Latency at a steady rate, with the example's batching (100 messages or 10 ms).
+cat >"$WORK/lat.yaml" <<YAML
+postgres: {url: "$PG", table: bench_pm, pool_size: 4}
+logging: {level: info}
+consumers:
+  - name: latency
+    source: {amqp: {url: "$IDEM_TEST_AMQP_URL", queue: bench_lat, declare: true}}
+    id: [message_id]
+    handler:
+      sql: "INSERT INTO bench_lat(id, sent_us, done_at) VALUES (\$1, \$2::bigint, clock_timestamp())"
+      params: [id, "json:/sent_us"]
+YAML
+bash "$SCRIPT_DIR/services.sh" rabbitmqctl purge_queue bench_lat >/dev/null 2>&1 || true
+"$BIN" run --config "$WORK/lat.yaml" 2>"$WORK/lat.log" &
+pid=$!
+until grep -q '"consuming"\|consuming' "$WORK/lat.log" 2>/dev/null; do sleep 0.1; done
+published=$("$BENCH" paced-publish --queue bench_lat --rate "$LAT_RATE" --seconds "$LAT_SECONDS")
+LAT_TOTAL=$((LAT_RATE * LAT_SECONDS))
+until [[ $(psql_q -c "SELECT count(*) FROM bench_lat") -ge $LAT_TOTAL ]]; do sleep 0.1; done
+kill -TERM "$pid"
+wait "$pid"
+echo "latency load: $published"
+psql_q -c "SELECT format('latency at %s messages/s: p50 %s ms, p99 %s ms, max %s ms (%s messages)', $LAT_RATE,
+    round((percentile_cont(0.5) WITHIN GROUP (ORDER BY l))::numeric, 2),
+    round((percentile_cont(0.99) WITHIN GROUP (ORDER BY l))::numeric, 2), round(max(l)::numeric, 2), count(*))
+    FROM (SELECT (extract(epoch FROM done_at) * 1e6 - sent_us) / 1000.0 AS l FROM bench_lat) t"
+
 peer=$("$VENV/bin/python" "$PEERS/amqp_peer.py" --amqp-url "$IDEM_TEST_AMQP_URL" --queue bench_peer \
-    --pg "$PG" --count "$TOTAL")
-echo "peer: $peer"
+    --pg "$PG" --count "$PEER_TOTAL")
+echo "peer ($PEER_TOTAL messages of the same data): $peer"
 python3 -c "import json,sys; p=json.loads(sys.argv[1]); print(f'idem / peer: {$idem_rate / p[\"per_second\"]:.1f}x')" "$peer"

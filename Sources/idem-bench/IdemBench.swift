@@ -10,8 +10,8 @@ import Logging
 struct IdemBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "idem-bench",
-        abstract: "Benchmarks of idem's dedup store.",
-        subcommands: [Claims.self]
+        abstract: "Benchmarks of idem's dedup store and load generators for its consumers.",
+        subcommands: [Claims.self, PacedPublish.self]
     )
 }
 

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import IdemAMQP
+import Logging
+
+/// A steady load for latency measurements: publishes to a RabbitMQ queue at a fixed rate,
+/// each body carrying its send time, so that the consumer's effect can record how long the
+/// message took from publish to effect.
+struct PacedPublish: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "paced-publish",
+        abstract: "Publish at a steady rate; each body is {\"id\": …, \"sent_us\": microseconds since the epoch}.")
+
+    @Option(help: "RabbitMQ URL (default: $IDEM_TEST_AMQP_URL).")
+    var url: String?
+
+    @Option(help: "The queue to publish to (through the default exchange).")
+    var queue: String
+
+    @Option(help: "Messages per second.")
+    var rate = 5000
+
+    @Option(help: "How long to publish, in seconds.")
+    var seconds = 20
+
+    @Option(help: "Prefix of the message IDs (the AMQP message-id and the body's id).")
+    var prefix = "lat"
+
+    func validate() throws {
+        guard rate > 0, seconds > 0 else { throw ValidationError("--rate and --seconds must be positive") }
+    }
+
+    func run() async throws {
+        guard let url = url ?? ProcessInfo.processInfo.environment["IDEM_TEST_AMQP_URL"] else {
+            throw ValidationError("give --url or set IDEM_TEST_AMQP_URL (scripts/services.sh start rabbitmq)")
+        }
+        var logger = Logger(label: "idem-bench")
+        logger.logLevel = .warning
+        let connection = try await AMQPConnection.connect(url: url, connectionName: "idem-bench-paced", logger: logger)
+        try await connection.confirmSelect()
+        let total = rate * seconds
+        let clock = ContinuousClock()
+        let start = clock.now
+        var sent = 0
+        var lagging = Duration.zero
+        // Every millisecond, publish what is due by then: a steady rate, not bursts.
+        while sent < total {
+            let elapsed = clock.now - start
+            let due = min(total, Int((elapsed / .seconds(1)) * Double(rate)) + 1)
+            while sent < due {
+                let micros = Int64(Date().timeIntervalSince1970 * 1_000_000)
+                let id = "\(prefix)-\(sent)"
+                _ = try await connection.publish(
+                    routingKey: queue, body: Array(#"{"id":"\#(id)","sent_us":\#(micros)}"#.utf8),
+                    properties: AMQPProperties(deliveryMode: .persistent, messageId: id))
+                sent += 1
+            }
+            if sent % 1000 == 0 { try await connection.waitForConfirms() }
+            let behind = (clock.now - start) - .seconds(Double(sent) / Double(rate))
+            lagging = max(lagging, behind)
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        try await connection.waitForConfirms()
+        let took = clock.now - start
+        await connection.close()
+        print(
+            #"{"published": \#(total), "seconds": \#(String(format: "%.2f", took / .seconds(1))), "rate": \#(Int(Double(total) / (took / .seconds(1)))), "max_lag_ms": \#(Int(lagging / .milliseconds(1)))}"#
+        )
+    }
+}
