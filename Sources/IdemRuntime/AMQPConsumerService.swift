@@ -190,9 +190,19 @@ public struct AMQPConsumerService: Service {
         _ = try await connection.declareQueue(
             name: source.queue, durable: true, exclusive: false, autoDelete: false, arguments: AMQPTable())
         if source.deadLetterExchange.isEmpty {
+            // The default exchange routes the dead letters to the queue named by the key.
             _ = try await connection.declareQueue(
                 name: source.deadLetterRoutingKey, durable: true, exclusive: false, autoDelete: false,
                 arguments: AMQPTable())
+        } else {
+            // A named dead-letter exchange: a durable direct exchange, and `<queue>.dlq`
+            // bound to it with the routing key.
+            let deadLetterQueue = "\(source.queue).dlq"
+            try await connection.declareExchange(name: source.deadLetterExchange, type: "direct", durable: true)
+            _ = try await connection.declareQueue(
+                name: deadLetterQueue, durable: true, exclusive: false, autoDelete: false, arguments: AMQPTable())
+            try await connection.bindQueue(
+                queue: deadLetterQueue, exchange: source.deadLetterExchange, routingKey: source.deadLetterRoutingKey)
         }
     }
 

@@ -91,6 +91,24 @@ struct AMQPConsumerTests {
         try await world.cleanUp()
     }
 
+    @Test func aNamedDeadLetterExchangeIsDeclaredBoundAndUsed() async throws {
+        let world = try await AMQPWorld.make()
+        let config = try world.config(id: "[{json: /id}]", deadLetterExchange: world.deadLetterExchange)
+        try await world.migrate(config)
+        try await world.publish([("no json here", nil, AMQPTable()), (#"{"id": "fine"}"#, nil, AMQPTable())])
+        let worker = try WorkerProcess(config: config)
+        try await worker.waitUntilConsuming()
+        try await world.eventually(30, "a dead letter") { try await world.queueDepth(world.deadLetterQueue) >= 1 }
+        let dead = try await world.drainDeadLetters()
+        #expect(dead.count == 1)
+        #expect(dead.first?.exchange == world.deadLetterExchange)
+        #expect(dead.first?.routingKey == world.deadLetterQueue)
+        #expect(dead.first?.properties.headers["x-idem-reason"] == .utf8("poison:no-id"))
+        try await world.eventually(30, "one effect") { try await world.effectCounts().rows == 1 }
+        #expect(try await worker.stop() == 0)
+        try await world.cleanUp()
+    }
+
     @Test func transientFailuresAreRetriedWithBackoffThenDeadLettered() async throws {
         let world = try await AMQPWorld.make()
         // A statement that always fails with a transient SQLSTATE (57014, query_canceled).

@@ -14,6 +14,8 @@ public struct AMQPWorld {
 
     public var queue: String { "q_\(name)" }
     public var deadLetterQueue: String { "q_\(name).dlq" }
+    /// The dead-letter exchange a test may configure (see ``config(id:sql:params:retry:batch:concurrency:prefetch:deadLetterExchange:)``).
+    public var deadLetterExchange: String { "x_\(name).dlx" }
     public var table: String { "pm_\(name)" }
     public var effects: String { "effects_\(name)" }
 
@@ -45,7 +47,8 @@ public struct AMQPWorld {
     /// A worker configuration for this world.
     public func config(
         id: String = "[message_id]", sql: String? = nil, params: String = "[id, body]", retry: String = "{}",
-        batch: String = "{size: 50, max_wait: 20ms}", concurrency: Int = 4, prefetch: Int = 100
+        batch: String = "{size: 50, max_wait: 20ms}", concurrency: Int = 4, prefetch: Int = 100,
+        deadLetterExchange: String? = nil
     ) throws -> URL {
         let statement = sql ?? "INSERT INTO \(effects)(id, body) VALUES ($1, $2)"
         return try IdemProcess.temporaryFile(
@@ -63,6 +66,7 @@ public struct AMQPWorld {
                     queue: \(queue)
                     prefetch: \(prefetch)
                     declare: true
+                    dead_letter_exchange: "\(deadLetterExchange ?? "")"
                 id: \(id)
                 handler:
                   sql: "\(statement)"
@@ -141,6 +145,7 @@ public struct AMQPWorld {
         for name in [queue, deadLetterQueue] {
             _ = try? await connection.deleteQueue(name, ifUnused: false, ifEmpty: false)
         }
+        try? await connection.deleteExchange(deadLetterExchange)
         await connection.close()
     }
 }
