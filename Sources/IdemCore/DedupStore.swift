@@ -2,12 +2,16 @@
 /// the runtime; the core only states the contract).
 public protocol DedupStore: Sendable {
     /// Transactional mode: in one transaction, claims `requests` in sorted ID order, runs
-    /// `handler` for each claimed one with the open transaction, records failures, and
-    /// commits. A failure on the last allowed attempt (`maxAttempts`) or a reject marks the
-    /// row dead-lettered. The results are in the order of `requests`; nothing is committed
-    /// if the call throws.
+    /// `handler` for each claimed one, in the order of `requests`, with the open
+    /// transaction, records failures, and commits. A failure on the last allowed attempt
+    /// (`maxAttempts`) or a reject marks the row dead-lettered. The results are in the
+    /// order of `requests`; nothing is committed if the call throws.
+    ///
+    /// With `keepOrder` (a Kafka partition), a transient failure with attempts left ends
+    /// the batch there: the messages after it take no effect and come back as
+    /// ``TransactionalOutcome/deferred``, to be processed again after it.
     func processTransactionally(
-        consumer: String, _ requests: [ClaimRequest], maxAttempts: Int, handler: any MessageHandler
+        consumer: String, _ requests: [ClaimRequest], maxAttempts: Int, handler: any MessageHandler, keepOrder: Bool
     ) async throws(DedupStoreError) -> [TransactionalOutcome]
 
     /// Lease mode: claims `requests` in one round trip with a lease of `lease`.
@@ -36,6 +40,17 @@ public protocol DedupStore: Sendable {
     /// Deletes done and dead-lettered rows of `consumer` not updated for `age`, at most
     /// `batchSize` rows per statement so that no lock is held long; returns the count.
     func deleteExpired(consumer: String, olderThan age: Duration, batchSize: Int) async throws(DedupStoreError) -> Int
+}
+
+extension DedupStore {
+    /// Transactional mode without keeping order: every message of the batch is processed
+    /// (see ``processTransactionally(consumer:_:maxAttempts:handler:keepOrder:)``).
+    public func processTransactionally(
+        consumer: String, _ requests: [ClaimRequest], maxAttempts: Int, handler: any MessageHandler
+    ) async throws(DedupStoreError) -> [TransactionalOutcome] {
+        try await processTransactionally(
+            consumer: consumer, requests, maxAttempts: maxAttempts, handler: handler, keepOrder: false)
+    }
 }
 
 /// Why the dedup store could not answer.

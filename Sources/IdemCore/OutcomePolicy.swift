@@ -45,6 +45,9 @@ public struct OutcomePolicy: Sendable, Hashable {
             return .retry(after: delay, countsAsAttempt: false, reason: "the ID is held by a live lease")
         case .storeUnavailable:
             return .suspend
+        case .deferred:
+            return .retry(
+                after: .zero, countsAsAttempt: false, reason: "an earlier message of its partition is being retried")
         case .storeConflict:
             return .retry(
                 after: storeConflictDelay, countsAsAttempt: false,

@@ -8,6 +8,8 @@ extension ProcessingEvent {
             self = .poison(reason)
         case .notClaimed(let claim):
             self = ProcessingEvent(unclaimed: claim, receivedHash: receivedHash)
+        case .deferred:
+            self = .deferred
         }
     }
 

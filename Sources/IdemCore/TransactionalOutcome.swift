@@ -9,4 +9,7 @@ public enum TransactionalOutcome: Sendable, Hashable {
     /// The handler found the message unusable (e.g. a missing JSON field for a `sql`
     /// parameter); the row is marked dead-lettered.
     case poison(PoisonReason)
+    /// Keeping order, an earlier message of the batch failed transiently: this one took no
+    /// effect and was not claimed; it is to be processed again after that one.
+    case deferred
 }

@@ -23,7 +23,7 @@ public struct PostgresDedupStore: DedupStore {
     // MARK: Transactional mode
 
     public func processTransactionally(
-        consumer: String, _ requests: [ClaimRequest], maxAttempts: Int, handler: any MessageHandler
+        consumer: String, _ requests: [ClaimRequest], maxAttempts: Int, handler: any MessageHandler, keepOrder: Bool
     ) async throws(DedupStoreError) -> [TransactionalOutcome] {
         var outcomes = [TransactionalOutcome?](repeating: nil, count: requests.count)
         // A batch can hold the same ID twice: the first copy is claimed, the others are
@@ -40,16 +40,21 @@ public struct PostgresDedupStore: DedupStore {
                 unique.append(index)
             }
         }
-        let ordered = unique.sorted { requests[$0].id < requests[$1].id }
-        // Fast-path failures found on an earlier try: decided without running again.
+        let sorted = unique.sorted { requests[$0].id < requests[$1].id }
+        // Failures found on an earlier try: decided without running again.
         var decided: [Int: HandlerResult] = [:]
+        // keepOrder: the first message that failed transiently with attempts left; those
+        // after it are left out of the transaction.
+        var cutoff: Int?
         while true {
+            let ordered = cutoff.map { cutoff in sorted.filter { $0 <= cutoff } } ?? sorted
             let attempt: TransactionAttempt
             do {
                 attempt = try await pool.withConnection { connection in
                     try await runTransaction(
                         connection: connection, consumer: consumer, requests: requests, ordered: ordered,
-                        maxAttempts: maxAttempts, handler: handler, decided: decided)
+                        maxAttempts: maxAttempts, handler: handler, decided: decided,
+                        stopAtTransientFailure: keepOrder)
                 }
             } catch let error as DedupStoreError {
                 throw error
@@ -59,18 +64,26 @@ public struct PostgresDedupStore: DedupStore {
             switch attempt {
             case .committed(let results):
                 for (index, outcome) in results { outcomes[index] = outcome }
+                if let cutoff {
+                    for index in (cutoff + 1)..<requests.count { outcomes[index] = .deferred }
+                }
                 return outcomes.map { $0! }
-            case .statementFailed(let index, let result):
+            case .messageFailed(let index, let result, let attempt):
                 decided[index] = result
+                if keepOrder, case .retry = result, attempt < maxAttempts {
+                    cutoff = min(cutoff ?? index, index)
+                }
             }
         }
     }
 
     private enum TransactionAttempt: Sendable {
         case committed([Int: TransactionalOutcome])
-        /// A fast-path statement failed for a message-specific reason; the transaction was
-        /// rolled back and is tried again with that message decided.
-        case statementFailed(index: Int, result: HandlerResult)
+        /// A message failed in a way that needs the transaction run again without it: a
+        /// fast-path statement failed for a message-specific reason, or (keeping order) a
+        /// handler failed transiently. The transaction was rolled back and is tried again
+        /// with that message decided.
+        case messageFailed(index: Int, result: HandlerResult, attempt: Int)
     }
 
     private struct Claimed: Sendable {
@@ -80,7 +93,7 @@ public struct PostgresDedupStore: DedupStore {
 
     private func runTransaction(
         connection: PostgresConnection, consumer: String, requests: [ClaimRequest], ordered: [Int],
-        maxAttempts: Int, handler: any MessageHandler, decided: [Int: HandlerResult]
+        maxAttempts: Int, handler: any MessageHandler, decided: [Int: HandlerResult], stopAtTransientFailure: Bool
     ) async throws -> TransactionAttempt {
         // Round trip 1: begin and claim. The state of the IDs not claimed is looked up in
         // the next round trip, which also carries the handler's statements and the COMMIT:
@@ -110,7 +123,8 @@ public struct PostgresDedupStore: DedupStore {
                     Self.notClaimedResult(states[requests[index].id.value], request: requests[index]))
             }
         }
-        let claimedIndexes = ordered.filter { claimed[requests[$0].id.value] != nil }
+        // Handlers run in the order of the batch (claims took their rows in ID order).
+        let claimedIndexes = ordered.filter { claimed[requests[$0].id.value] != nil }.sorted()
         var marks: [(id: String, status: String, error: String)] = []
         func fail(_ index: Int, _ result: HandlerResult, attempt: Int) {
             switch result {
@@ -165,7 +179,9 @@ public struct PostgresDedupStore: DedupStore {
                     throw error
                 }
                 let verdict = statementHandler.result(forError: error.sqlState, message: error.message)
-                return .statementFailed(index: calls[call].index, result: verdict)
+                let index = calls[call].index
+                return .messageFailed(
+                    index: index, result: verdict, attempt: claimed[requests[index].id.value]?.attempt ?? 1)
             }
             if lookup != nil { resolveUnclaimed(try outcome[0].get()) }
             return .committed(results)
@@ -187,6 +203,11 @@ public struct PostgresDedupStore: DedupStore {
             let context = HandlerContext(
                 consumer: consumer, id: request.id, fence: claim.fence, attempt: claim.attempt,
                 transaction: transaction)
+            if let result = decided[index] {
+                // Decided on an earlier try (keeping order): not run again.
+                fail(index, result, attempt: claim.attempt)
+                continue
+            }
             try await connection.savepoint("idem_message")
             let result: HandlerResult
             do {
@@ -200,6 +221,10 @@ public struct PostgresDedupStore: DedupStore {
             if case .success = result {
                 try await connection.release(savepoint: "idem_message")
                 results[index] = .handled(.success, attempt: claim.attempt)
+            } else if stopAtTransientFailure, case .retry = result, claim.attempt < maxAttempts {
+                // Keeping order: nothing after this message may take effect before it.
+                try? await connection.rollback()
+                return .messageFailed(index: index, result: result, attempt: claim.attempt)
             } else {
                 try await connection.rollback(toSavepoint: "idem_message")
                 fail(index, result, attempt: claim.attempt)
