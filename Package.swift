@@ -86,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "idem",
             dependencies: [
-                "IdemCore", "IdemConfig", "IdemRuntime", "IdemAMQP",
+                "IdemCore", "IdemConfig", "IdemRuntime", "IdemAMQP", "IdemKafka",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -124,13 +124,20 @@ let package = Package(
         .testTarget(name: "IdemCLITests", dependencies: ["idem", "IdemTestSupport"]),
         .target(
             name: "IdemTestSupport",
-            dependencies: ["IdemAMQP", "IdemPostgres", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["IdemAMQP", "IdemKafka", "IdemPostgres", .product(name: "Logging", package: "swift-log")],
             path: "Tests/IdemTestSupport"
         ),
         .testTarget(
             name: "IdemDisruptiveTests",
             dependencies: [
                 "idem", "IdemAMQP", "IdemKafka", "IdemPostgres", "IdemTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "IdemKafkaConsumerTests",
+            dependencies: [
+                "idem", "IdemKafka", "IdemPostgres", "IdemTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

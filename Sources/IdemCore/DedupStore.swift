@@ -34,6 +34,32 @@ public protocol DedupStore: Sendable {
     /// `x-idem-first-seen`.
     func firstSeen(consumer: String, ids: [MessageID]) async throws(DedupStoreError) -> [String: UInt64]
 
+    /// Offset mode (Kafka consumers keyed by `offset`): processes consecutive records of one
+    /// partition, in offset order, keeping the partition's next offset in one row written
+    /// in the same transaction instead of a row per message.
+    ///
+    /// Records below the stored next offset are duplicates. The others run through
+    /// `handler` in order until one does not succeed: a transient failure with attempts left
+    /// stores its offset as the next one (with the attempt); a reject, a final failure or a
+    /// record in `poison` stores it as dead, to be dead-lettered and then released with
+    /// ``releaseDeadOffset(consumer:topic:partition:offset:)``. The records after that one
+    /// come back ``TransactionalOutcome/deferred``. A record found dead at the next offset
+    /// (dead-lettered before, maybe not completely) comes back
+    /// ``ClaimResult/deadLettered(attempts:lastError:)``.
+    func processOffsets(
+        consumer: String, _ requests: [ClaimRequest], poison: [Int: PoisonReason], maxAttempts: Int,
+        handler: any MessageHandler
+    ) async throws(DedupStoreError) -> [TransactionalOutcome]
+
+    /// Offset mode: marks the dead record at `offset` done once its dead letter is
+    /// published: the partition's next offset moves past it.
+    func releaseDeadOffset(consumer: String, topic: String, partition: Int32, offset: Int64)
+        async throws(DedupStoreError)
+
+    /// Offset mode: the stored next offset of each partition of `topic` that has one; the
+    /// consumer starts reading there when the partition is assigned.
+    func storedOffsets(consumer: String, topic: String) async throws(DedupStoreError) -> [Int32: Int64]
+
     /// Checks that the store answers; throws ``DedupStoreError/unavailable(_:)`` when not.
     func probe() async throws(DedupStoreError)
 

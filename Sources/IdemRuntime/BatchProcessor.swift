@@ -30,7 +30,11 @@ struct BatchProcessor: Sendable {
     /// Decides every message of `messages`, in order. The effects of the messages decided
     /// ``Disposition/acknowledge(_:)`` are committed when this returns; when PostgreSQL
     /// cannot be reached, every decision is ``Disposition/suspend``.
-    func process(_ messages: [Message]) async -> [Decision] {
+    ///
+    /// With `keepOrder` (a Kafka partition), a transient failure ends the batch: the
+    /// messages after it are decided as retries that used no attempt, and took no effect.
+    func process(_ messages: [Message], keepOrder: Bool = false) async -> [Decision] {
+        if offsetMode { return await processOffsets(messages) }
         let now = UInt64(Date().timeIntervalSince1970)
         var events = [ProcessingEvent?](repeating: nil, count: messages.count)
         var ids = [MessageID?](repeating: nil, count: messages.count)
@@ -56,7 +60,8 @@ struct BatchProcessor: Sendable {
         if !requests.isEmpty {
             do {
                 let outcomes = try await store.processTransactionally(
-                    consumer: consumer.name, requests, maxAttempts: consumer.retry.maxAttempts, handler: handler)
+                    consumer: consumer.name, requests, maxAttempts: consumer.retry.maxAttempts, handler: handler,
+                    keepOrder: keepOrder)
                 for (position, outcome) in outcomes.enumerated() {
                     events[requestIndexes[position]] = ProcessingEvent(outcome, receivedHash: hashes[position])
                 }
@@ -71,6 +76,45 @@ struct BatchProcessor: Sendable {
         }
         await fillFirstSeen(&decisions)
         return decisions
+    }
+
+    /// Whether the consumer is keyed by Kafka offsets: dedup by the partition's stored next
+    /// offset instead of a row per message (DESIGN.md, offset dedup).
+    var offsetMode: Bool { consumer.identity.sources.first == .offset }
+
+    /// Offset mode: every record goes to the store, poison included, since the partition's
+    /// next offset must account for each.
+    private func processOffsets(_ messages: [Message]) async -> [Decision] {
+        let now = UInt64(Date().timeIntervalSince1970)
+        var requests: [ClaimRequest] = []
+        var poison: [Int: PoisonReason] = [:]
+        var ids: [MessageID] = []
+        for (index, message) in messages.enumerated() {
+            let id: MessageID
+            if case .identified(let derived) = consumer.identity.derive(message) {
+                id = derived
+            } else {
+                id = MessageID(message.source.description, source: .offset)
+            }
+            if message.body.count > consumer.maxBodyBytes {
+                poison[index] = .bodyTooLarge(size: message.body.count, limit: consumer.maxBodyBytes)
+            }
+            ids.append(id)
+            requests.append(ClaimRequest(message: message, id: id))
+        }
+        let events: [ProcessingEvent]
+        do {
+            let outcomes = try await store.processOffsets(
+                consumer: consumer.name, requests, poison: poison, maxAttempts: consumer.retry.maxAttempts,
+                handler: handler)
+            events = zip(outcomes, requests).map { ProcessingEvent($0, receivedHash: $1.payloadHash) }
+        } catch {
+            events = Array(repeating: ProcessingEvent(error), count: messages.count)
+        }
+        let policy = consumer.outcomePolicy
+        return messages.indices.map { index in
+            Decision(id: ids[index], event: events[index], disposition: policy.decide(events[index]), firstSeen: now)
+        }
     }
 
     /// Dead letters carry when their ID was first seen, from the dedup table.

@@ -46,6 +46,30 @@ public enum DedupSchema {
                     ON \(table.quoted) USING brin (updated_at)
                 """,
             ]
-        }
+        },
+        // 2: offset dedup for Kafka consumers keyed by `offset`: the next offset of each
+        // partition, written in the handler's transaction (one row per partition).
+        { table in
+            [
+                """
+                CREATE TABLE IF NOT EXISTS \(offsetsTable(for: table)) (
+                    consumer    text        NOT NULL,
+                    topic       text        NOT NULL,
+                    partition   integer     NOT NULL,
+                    next_offset bigint      NOT NULL,
+                    attempts    integer     NOT NULL DEFAULT 0,
+                    dead        boolean     NOT NULL DEFAULT false,
+                    last_error  text,
+                    updated_at  timestamptz NOT NULL DEFAULT now(),
+                    CONSTRAINT \(table.objectName("offsets_pkey")) PRIMARY KEY (consumer, topic, partition)
+                )
+                """
+            ]
+        },
     ]
+
+    /// The offsets table of a dedup table (`<table>_offsets`, in the same schema), quoted.
+    public static func offsetsTable(for table: DedupTableName) -> String {
+        table.qualify("\(table.table)_offsets")
+    }
 }

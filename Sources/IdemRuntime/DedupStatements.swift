@@ -45,6 +45,55 @@ struct DedupStatements: Sendable {
         """
     }
 
+    /// Offset mode, in the transaction: creates the partition's row if needed (`$1`
+    /// consumer, `$2` topic, `$3` partition).
+    var offsetRowEnsure: String {
+        """
+        INSERT INTO \(DedupSchema.offsetsTable(for: table)) (consumer, topic, partition, next_offset)
+        VALUES ($1, $2, $3::integer, -1) ON CONFLICT DO NOTHING
+        """
+    }
+
+    /// Offset mode: locks and reads the partition's row (`$1` consumer, `$2` topic, `$3`
+    /// partition): next offset, attempts, dead, last error.
+    var offsetRowLock: String {
+        """
+        SELECT next_offset, attempts, dead, coalesce(last_error, '')
+        FROM \(DedupSchema.offsetsTable(for: table))
+        WHERE consumer = $1 AND topic = $2 AND partition = $3::integer
+        FOR UPDATE
+        """
+    }
+
+    /// Offset mode: stores the partition's state (`$1` consumer, `$2` topic, `$3`
+    /// partition, `$4` next offset, `$5` attempts, `$6` dead, `$7` last error).
+    var offsetRowStore: String {
+        """
+        UPDATE \(DedupSchema.offsetsTable(for: table))
+        SET next_offset = $4::bigint, attempts = $5::integer, dead = $6::boolean, last_error = $7,
+            updated_at = now()
+        WHERE consumer = $1 AND topic = $2 AND partition = $3::integer
+        """
+    }
+
+    /// Offset mode: moves past a dead record once it is dead-lettered (`$1` consumer, `$2`
+    /// topic, `$3` partition, `$4` its offset).
+    var offsetRelease: String {
+        """
+        UPDATE \(DedupSchema.offsetsTable(for: table))
+        SET next_offset = $4::bigint + 1, attempts = 0, dead = false, last_error = NULL, updated_at = now()
+        WHERE consumer = $1 AND topic = $2 AND partition = $3::integer AND next_offset = $4::bigint AND dead
+        """
+    }
+
+    /// Offset mode: the stored next offsets of a topic (`$1` consumer, `$2` topic).
+    var offsetsOfTopic: String {
+        """
+        SELECT partition, next_offset FROM \(DedupSchema.offsetsTable(for: table))
+        WHERE consumer = $1 AND topic = $2 AND next_offset >= 0
+        """
+    }
+
     /// Records outcomes inside a transaction: `$1` consumer, `$2` IDs, `$3` statuses,
     /// `$4` last errors.
     var markOutcomes: String {

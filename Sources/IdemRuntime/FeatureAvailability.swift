@@ -4,7 +4,7 @@ import IdemCore
 /// Which source kinds and handler kinds this build of idem can run.
 public enum FeatureAvailability {
     /// The source kinds whose adapters are part of this build.
-    public static let sourceKinds: Set<SourceKind> = [.amqp]
+    public static let sourceKinds: Set<SourceKind> = [.amqp, .kafka]
     /// The handler kinds this build can run.
     public static let handlerKinds: Set<String> = ["sql"]
 

@@ -9,9 +9,9 @@ import Logging
 /// Other handlers get a savepoint per message. Claims take their rows in sorted ID order,
 /// so that concurrent batches cannot deadlock on each other.
 public struct PostgresDedupStore: DedupStore {
-    private let pool: PostgresPool
-    private let sql: DedupStatements
-    private let logger: Logger
+    let pool: PostgresPool
+    let sql: DedupStatements
+    let logger: Logger
 
     /// Creates a store on `pool` for the dedup table `table`.
     public init(pool: PostgresPool, table: DedupTableName, logger: Logger) {
@@ -390,13 +390,13 @@ public struct PostgresDedupStore: DedupStore {
     }
 
     /// Whole milliseconds, at least 1 (0 would mean no timeout).
-    private static func milliseconds(_ duration: Duration) -> Int64 {
+    static func milliseconds(_ duration: Duration) -> Int64 {
         let (seconds, attoseconds) = duration.components
         return max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
     }
 
     /// Errors are kept to 4 KiB in the table.
-    private static func truncated(_ text: String) -> String {
+    static func truncated(_ text: String) -> String {
         guard text.utf8.count > 4096 else { return text }
         var end = text.utf8.index(text.utf8.startIndex, offsetBy: 4096)
         while !text.isValidIndex(end) { end = text.utf8.index(before: end) }

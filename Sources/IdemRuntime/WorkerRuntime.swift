@@ -67,8 +67,10 @@ public struct WorkerRuntime: Sendable {
             return AMQPConsumerService(
                 consumer: consumer, source: source, store: store, handler: handler, readiness: readiness,
                 logger: logger)
-        case .kafka:
-            return ConsumerService(config: consumer, logger: logger)
+        case .kafka(let source):
+            return KafkaConsumerService(
+                consumer: consumer, source: source, store: store, handler: handler, readiness: readiness,
+                logger: logger)
         }
     }
 

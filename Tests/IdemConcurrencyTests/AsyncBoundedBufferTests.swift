@@ -98,3 +98,34 @@ struct AsyncBoundedBufferTests {
         #expect(seen == Array(0..<1000))
     }
 }
+
+@Suite("AsyncSemaphore")
+struct AsyncSemaphoreTests {
+    actor Gauge {
+        var current = 0
+        var highest = 0
+        func enter() {
+            current += 1
+            highest = max(highest, current)
+        }
+        func leave() { current -= 1 }
+    }
+
+    @Test func neverMoreHoldersThanPermits() async {
+        let semaphore = AsyncSemaphore(permits: 3)
+        let gauge = Gauge()
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<40 {
+                group.addTask {
+                    await semaphore.withPermit {
+                        await gauge.enter()
+                        try? await Task.sleep(for: .milliseconds(2))
+                        await gauge.leave()
+                    }
+                }
+            }
+        }
+        #expect(await gauge.highest == 3)
+        #expect(await gauge.current == 0)
+    }
+}

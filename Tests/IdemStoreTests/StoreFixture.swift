@@ -44,6 +44,7 @@ struct StoreFixture {
     func drop(_ extraTables: String...) async throws {
         await pool.close()
         _ = try await admin.query("DROP TABLE IF EXISTS \(table.quoted)", prepared: false)
+        _ = try await admin.query("DROP TABLE IF EXISTS \(DedupSchema.offsetsTable(for: table))", prepared: false)
         _ = try await admin.query(
             "DELETE FROM \(DedupSchema.versionTable(for: table)) WHERE table_name = $1", [table.description])
         for extra in extraTables {

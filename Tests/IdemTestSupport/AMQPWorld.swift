@@ -140,6 +140,7 @@ public struct AMQPWorld {
     public func cleanUp() async throws {
         try await sql("DROP TABLE IF EXISTS \(effects)")
         try await sql("DROP TABLE IF EXISTS \(table)")
+        try await sql("DROP TABLE IF EXISTS \(table)_offsets")
         _ = try? await sql("DELETE FROM idem_schema_versions WHERE table_name = $1", [table])
         let connection = try await amqp()
         for name in [queue, deadLetterQueue] {

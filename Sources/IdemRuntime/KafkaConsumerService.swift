@@ -1,0 +1,116 @@
+import Foundation
+import IdemConcurrency
+import IdemConfig
+import IdemCore
+import IdemKafka
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// A Kafka consumer: records of each partition in order, partitions in parallel, dedup and
+/// handler through the store, offsets committed only below records that are done.
+///
+/// One poll loop owns the librdkafka consumer (on its own thread): it routes records to a
+/// ``KafkaPartitionWorker`` per assigned partition, carries out the workers' requests
+/// (pause, seek back, resume after a backoff), handles rebalances (a revoked partition's
+/// batch in flight finishes and its offset is committed before the partition is given up),
+/// and commits done offsets every `commit_interval`. Dead letters go to the dead-letter
+/// topic through an idempotent producer whose delivery report is awaited before the
+/// record counts as done.
+public struct KafkaConsumerService: Service {
+    let consumer: ConsumerConfig
+    let source: KafkaSourceConfig
+    let store: any DedupStore
+    let handler: any MessageHandler
+    let readiness: StoreReadiness
+    let logger: Logger
+
+    /// Creates the service for `consumer`, whose source must be Kafka.
+    public init(
+        consumer: ConsumerConfig, source: KafkaSourceConfig, store: any DedupStore, handler: any MessageHandler,
+        readiness: StoreReadiness, logger: Logger
+    ) {
+        self.consumer = consumer
+        self.source = source
+        self.store = store
+        self.handler = handler
+        self.readiness = readiness
+        var logger = logger
+        logger[metadataKey: "consumer"] = .string(consumer.name)
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await readiness.waitUntilReady() }
+        } catch {
+            return
+        }
+        var delay = Duration.milliseconds(500)
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await runSession()
+                return
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("Kafka consumer failed, starting a new one in \(delay): \(error)")
+                let wait = delay
+                do {
+                    try await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
+                } catch {
+                    return
+                }
+                delay = min(delay * 2, .seconds(30))
+            }
+        }
+    }
+
+    // MARK: A session: one librdkafka consumer and producer
+
+    private func runSession() async throws {
+        let producer = try await KafkaProducer.make(
+            bootstrapServers: source.brokers,
+            configuration: producerProperties, logger: logger)
+        let kafka: KafkaConsumer
+        do {
+            kafka = try await KafkaConsumer.make(
+                bootstrapServers: source.brokers, groupId: source.group, configuration: source.properties,
+                logger: logger)
+            try await kafka.subscribe(topics: source.topics)
+        } catch {
+            await producer.close()
+            throw error
+        }
+        logger.info(
+            "consuming",
+            metadata: ["topics": .string(source.topics.joined(separator: ",")), "group": .string(source.group)])
+        let session = KafkaSession(
+            service: self, kafka: kafka, producer: producer,
+            processor: BatchProcessor(consumer: consumer, store: store, handler: handler, logger: logger),
+            permits: AsyncSemaphore(permits: consumer.concurrency))
+        var failure: (any Error)?
+        do {
+            try await session.pollLoop()
+        } catch {
+            failure = error
+        }
+        await session.stopAll()
+        await session.commitFinal()
+        await kafka.close()
+        await producer.close()
+        if let failure { throw failure }
+        logger.info("consumer stopped")
+    }
+
+    /// The dead-letter producer's properties: the consumer's own pass-through properties
+    /// that a producer understands (security, SASL, SSL, client id), and idempotence.
+    private var producerProperties: [String: String] {
+        var properties = source.properties.filter { key, _ in
+            key.hasPrefix("security.") || key.hasPrefix("sasl.") || key.hasPrefix("ssl.") || key == "client.id"
+                || key.hasPrefix("socket.") || key == "broker.address.family"
+        }
+        properties["enable.idempotence"] = "true"
+        return properties
+    }
+}

@@ -1,0 +1,23 @@
+import IdemCore
+import IdemKafka
+
+/// Turns Kafka records into the core's ``Message``, and `x-idem-*` headers into Kafka
+/// headers.
+enum KafkaMessageMapping {
+    static func message(_ record: KafkaRecord) -> Message {
+        var headers: [String: HeaderValue] = [:]
+        // Kafka allows a name more than once; the last value wins, as Message documents.
+        for header in record.headers {
+            headers[header.key] = header.value.map { .bytes($0) } ?? .void
+        }
+        return Message(
+            body: record.value ?? [], headers: headers, key: record.key,
+            source: .kafka(topic: record.topic, partition: record.partition, offset: record.offset))
+    }
+
+    /// The headers of a dead letter: the original ones, then the `x-idem-*` ones (as text).
+    static func deadLetterHeaders(_ record: KafkaRecord, idem: [(String, HeaderValue)]) -> [KafkaHeader] {
+        record.headers.filter { !$0.key.hasPrefix("x-idem-") }
+            + idem.map { name, value in KafkaHeader(key: name, text: value.identityText ?? "") }
+    }
+}

@@ -1,0 +1,135 @@
+import IdemConcurrency
+import IdemCore
+import IdemKafka
+import Logging
+import Synchronization
+
+/// Processes the records of one assigned partition, in order, a batch at a time.
+///
+/// The consumer's poll loop routes records here; the worker claims and handles each batch
+/// in one transaction that keeps order (a transient failure ends the batch there), produces
+/// dead letters and waits for their delivery reports, and then advances the partition's
+/// committable offset: the offset below which every record is done. A transient failure
+/// (or PostgreSQL being unreachable) is handed back to the poll loop as a ``Request``: the
+/// loop pauses the partition, seeks back to the record, and resumes after the backoff, so
+/// the record is retried in place and nothing after it runs first.
+final class KafkaPartitionWorker: Sendable {
+    /// What the worker asks of the poll loop, which alone talks to the consumer.
+    enum Request: Sendable {
+        /// Pause the partition, seek to `offset`, resume after `delay`; records routed from
+        /// then on carry generation `generation`.
+        case retry(KafkaTopicPartition, offset: Int64, delay: Duration, generation: UInt64)
+        /// PostgreSQL did not answer: like ``retry``, and pause every partition until it
+        /// answers again.
+        case storeUnavailable(KafkaTopicPartition, offset: Int64, generation: UInt64)
+    }
+
+    /// A record with the seek generation it was routed in.
+    struct Routed: Sendable {
+        var generation: UInt64
+        var record: KafkaRecord
+    }
+
+    private struct State {
+        /// Bumped by the poll loop at each seek; records of earlier generations are stale.
+        var generation: UInt64 = 0
+        /// Records older than this generation are dropped (set when a retry is requested,
+        /// before the loop has seeked).
+        var acceptFrom: UInt64 = 0
+        /// The next offset to commit: every record below it is done.
+        var committable: Int64?
+        /// Whether the poll loop paused the partition because its buffer is full.
+        var pausedForBackpressure = false
+    }
+
+    let partition: KafkaTopicPartition
+    /// How many records the buffer holds before the poll loop pauses the partition.
+    let capacity: Int
+    private let buffer: AsyncBoundedBuffer<Routed>
+    private let state = Mutex(State())
+    private let task = Mutex<Task<Void, Never>?>(nil)
+
+    init(partition: KafkaTopicPartition, capacity: Int) {
+        self.partition = partition
+        self.capacity = capacity
+        // Unbounded in effect: the poll loop pauses the partition past `capacity`.
+        self.buffer = AsyncBoundedBuffer(capacity: Int.max / 2)
+    }
+
+    // MARK: The poll loop's side
+
+    /// The generation records are routed with now.
+    var generation: UInt64 { state.withLock { $0.generation } }
+
+    /// Routes records fetched for this partition.
+    func route(_ records: [KafkaRecord]) {
+        let generation = self.generation
+        buffer.append(contentsOf: records.map { Routed(generation: generation, record: $0) })
+    }
+
+    /// Records routed and not yet taken.
+    var buffered: Int { buffer.count }
+
+    /// After a seek: records routed before it are stale.
+    func seeked(to generation: UInt64) {
+        state.withLock { $0.generation = max($0.generation, generation) }
+    }
+
+    /// The next offset to commit, if any record is done.
+    var committable: Int64? { state.withLock { $0.committable } }
+
+    /// Whether the buffer is over capacity (pause) or has room again (resume).
+    func backpressure() -> (pause: Bool, resume: Bool) {
+        let count = buffer.count
+        return state.withLock { state in
+            if !state.pausedForBackpressure && count > capacity {
+                state.pausedForBackpressure = true
+                return (true, false)
+            }
+            if state.pausedForBackpressure && count <= capacity / 2 {
+                state.pausedForBackpressure = false
+                return (false, true)
+            }
+            return (false, false)
+        }
+    }
+
+    /// Starts processing.
+    func start(_ body: @escaping @Sendable (KafkaPartitionWorker) async -> Void) {
+        task.withLock { $0 = Task { await body(self) } }
+    }
+
+    /// Stops taking records (those buffered are dropped) and waits for the batch in flight.
+    func stop() async {
+        buffer.finish()
+        let running = task.withLock { $0 }
+        await running?.value
+    }
+
+    // MARK: The worker's side
+
+    /// The next batch of current records: up to `maxCount`, waiting at most `maxWait` for
+    /// it to fill. Empty once stopped.
+    func nextBatch(maxCount: Int, maxWait: Duration) async -> [KafkaRecord] {
+        while true {
+            guard let items = try? await buffer.nextBatch(maxCount: maxCount, maxWait: maxWait), !items.isEmpty
+            else { return [] }
+            let accept = state.withLock { max($0.generation, $0.acceptFrom) }
+            let current = items.filter { $0.generation >= accept }.map(\.record)
+            if !current.isEmpty { return current }
+        }
+    }
+
+    /// Records that every record below `offset` is done.
+    func done(below offset: Int64) {
+        state.withLock { $0.committable = offset }
+    }
+
+    /// Drops what was routed before the seek the returned generation will carry.
+    func awaitSeek() -> UInt64 {
+        state.withLock { state in
+            state.acceptFrom = max(state.generation, state.acceptFrom) + 1
+            return state.acceptFrom
+        }
+    }
+}

@@ -1,0 +1,395 @@
+import IdemConcurrency
+import IdemConfig
+import IdemCore
+import IdemKafka
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The state of one consumer session, driven by its poll loop.
+final class KafkaSession: Sendable {
+    private let service: KafkaConsumerService
+    private let kafka: KafkaConsumer
+    private let producer: KafkaProducer
+    private let processor: BatchProcessor
+    private let permits: AsyncSemaphore
+    private let shared = Mutex(Shared())
+
+    private struct Shared {
+        var workers: [KafkaTopicPartition: KafkaPartitionWorker] = [:]
+        var requests: [KafkaPartitionWorker.Request] = []
+        /// Partitions paused until a time (a retry's backoff).
+        var resumeAt: [KafkaTopicPartition: ContinuousClock.Instant] = [:]
+        /// The offsets last committed.
+        var committed: [KafkaTopicPartition: Int64] = [:]
+        /// Done offsets of revoked partitions whose commit failed (a broker may refuse
+        /// commits while the group rebalances): committed if the partition comes back.
+        var uncommitted: [KafkaTopicPartition: Int64] = [:]
+        /// PostgreSQL did not answer: every partition is paused until it does.
+        var storeDown = false
+        /// The probe found PostgreSQL answering again.
+        var storeBack = false
+    }
+
+    private var consumer: ConsumerConfig { service.consumer }
+    private var logger: Logger { service.logger }
+
+    init(
+        service: KafkaConsumerService, kafka: KafkaConsumer, producer: KafkaProducer, processor: BatchProcessor,
+        permits: AsyncSemaphore
+    ) {
+        self.service = service
+        self.kafka = kafka
+        self.producer = producer
+        self.processor = processor
+        self.permits = permits
+    }
+
+    // MARK: The poll loop
+
+    func pollLoop() async throws {
+        let clock = ContinuousClock()
+        var lastCommit = clock.now
+        var probe: Task<Void, Never>?
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try await serveRequests()
+            try await resumeDue(now: clock.now)
+            if shared.withLock({ $0.storeBack }) {
+                probe = nil
+                try await storeIsBack()
+            }
+            if probe == nil, shared.withLock({ $0.storeDown }) {
+                probe = Task { await self.probeStore() }
+            }
+            try await applyBackpressure()
+            if clock.now - lastCommit >= service.source.commitInterval {
+                await commitDone()
+                lastCommit = clock.now
+            }
+            let result = try await kafka.poll(maxRecords: 5000, timeout: .milliseconds(100))
+            route(result.records)
+            if let rebalance = result.rebalance {
+                try await handle(rebalance)
+            }
+        }
+        probe?.cancel()
+    }
+
+    private func route(_ records: [KafkaRecord]) {
+        guard !records.isEmpty else { return }
+        var byPartition: [KafkaTopicPartition: [KafkaRecord]] = [:]
+        for record in records {
+            byPartition[record.topicPartition, default: []].append(record)
+        }
+        let workers = shared.withLock { $0.workers }
+        for (partition, records) in byPartition {
+            guard let worker = workers[partition] else {
+                logger.debug("dropped records of a partition not assigned", metadata: ["partition": "\(partition)"])
+                continue
+            }
+            worker.route(records)
+        }
+    }
+
+    private func applyBackpressure() async throws {
+        let workers = shared.withLock { $0.workers }
+        var pause: [KafkaTopicPartition] = []
+        var resume: [KafkaTopicPartition] = []
+        let (held, storeDown) = shared.withLock { (Set($0.resumeAt.keys), $0.storeDown) }
+        for (partition, worker) in workers {
+            let change = worker.backpressure()
+            if change.pause { pause.append(partition) }
+            if change.resume && !held.contains(partition) && !storeDown { resume.append(partition) }
+        }
+        if !pause.isEmpty { try await kafka.pause(pause) }
+        if !resume.isEmpty { try await kafka.resume(resume) }
+    }
+
+    private func serveRequests() async throws {
+        let requests = shared.withLock { shared in
+            defer { shared.requests.removeAll() }
+            return shared.requests
+        }
+        for request in requests {
+            switch request {
+            case .retry(let partition, let offset, let delay, let generation):
+                try await seekBack(partition, to: offset, generation: generation)
+                shared.withLock { $0.resumeAt[partition] = .now + delay }
+            case .storeUnavailable(let partition, let offset, let generation):
+                try await seekBack(partition, to: offset, generation: generation)
+                let first = shared.withLock { shared -> Bool in
+                    defer { shared.storeDown = true }
+                    return !shared.storeDown
+                }
+                if first {
+                    logger.warning("PostgreSQL unavailable, pausing every partition")
+                    let all = shared.withLock { Array($0.workers.keys) }
+                    if !all.isEmpty { try await kafka.pause(all) }
+                }
+            }
+        }
+    }
+
+    private func seekBack(_ partition: KafkaTopicPartition, to offset: Int64, generation: UInt64) async throws {
+        guard let worker = shared.withLock({ $0.workers[partition] }) else { return }
+        try await kafka.pause([partition])
+        try await kafka.seek(partition, to: offset)
+        worker.seeked(to: generation)
+    }
+
+    private func resumeDue(now: ContinuousClock.Instant) async throws {
+        let due = shared.withLock { shared -> [KafkaTopicPartition] in
+            guard !shared.storeDown else { return [] }
+            let due = shared.resumeAt.filter { $0.value <= now }.map(\.key)
+            for partition in due { shared.resumeAt[partition] = nil }
+            return due
+        }
+        if !due.isEmpty { try await kafka.resume(due) }
+    }
+
+    private func probeStore() async {
+        var delay = Duration.milliseconds(200)
+        while !Task.isCancelled {
+            do {
+                try await service.store.probe()
+                shared.withLock { $0.storeBack = true }
+                return
+            } catch {
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+    }
+
+    private func storeIsBack() async throws {
+        logger.info("PostgreSQL is back, resuming consumption")
+        let resume = shared.withLock { shared -> [KafkaTopicPartition] in
+            shared.storeDown = false
+            shared.storeBack = false
+            return shared.workers.keys.filter { shared.resumeAt[$0] == nil }
+        }
+        if !resume.isEmpty { try await kafka.resume(resume) }
+    }
+
+    // MARK: Rebalances
+
+    private func handle(_ rebalance: KafkaRebalance) async throws {
+        switch rebalance {
+        case .revoke(let partitions):
+            logger.info("partitions revoked", metadata: ["partitions": "\(partitions)"])
+            let workers = shared.withLock { shared in partitions.compactMap { shared.workers[$0] } }
+            await withTaskGroup(of: Void.self) { group in
+                for worker in workers { group.addTask { await worker.stop() } }
+            }
+            await commit(workers)
+            shared.withLock { shared in
+                for worker in workers {
+                    if let offset = worker.committable, shared.committed[worker.partition] != offset {
+                        shared.uncommitted[worker.partition] = offset
+                    }
+                }
+                for partition in partitions {
+                    shared.workers[partition] = nil
+                    shared.resumeAt[partition] = nil
+                    shared.committed[partition] = nil
+                }
+            }
+            try await kafka.completeRebalance(rebalance)
+        case .assign(let partitions):
+            logger.info("partitions assigned", metadata: ["partitions": "\(partitions)"])
+            for partition in partitions {
+                let worker = KafkaPartitionWorker(
+                    partition: partition, capacity: max(consumer.batch.size * 2, 500))
+                shared.withLock { $0.workers[partition] = worker }
+                worker.start { [self] worker in await self.work(worker) }
+            }
+            try await kafka.completeRebalance(rebalance, startOffsets: try await storedOffsets(for: partitions))
+            if shared.withLock({ $0.storeDown }), !partitions.isEmpty { try await kafka.pause(partitions) }
+            await commitLeftovers(partitions)
+        }
+    }
+
+    /// Offset mode: where each newly assigned partition starts, from PostgreSQL (the source
+    /// of truth); partitions without a stored offset start at the committed one.
+    private func storedOffsets(for partitions: [KafkaTopicPartition]) async throws -> [KafkaTopicPartition: Int64] {
+        guard processor.offsetMode else { return [:] }
+        var starts: [KafkaTopicPartition: Int64] = [:]
+        var delay = Duration.milliseconds(200)
+        for topic in Set(partitions.map(\.topic)) {
+            while true {
+                do {
+                    let stored = try await service.store.storedOffsets(consumer: consumer.name, topic: topic)
+                    for partition in partitions where partition.topic == topic {
+                        if let offset = stored[partition.partition] { starts[partition] = offset }
+                    }
+                    break
+                } catch {
+                    // Without the stored offsets the partition cannot start at the right place.
+                    logger.warning("waiting for PostgreSQL to read the stored offsets: \(error)")
+                    try await Task.sleep(for: delay)
+                    delay = min(delay * 2, .seconds(5))
+                }
+            }
+        }
+        if !starts.isEmpty { logger.info("starting at the stored offsets", metadata: ["offsets": "\(starts)"]) }
+        return starts
+    }
+
+    /// Commits the done offsets a failed commit left behind for partitions assigned again,
+    /// where the group's committed offset is still behind them.
+    private func commitLeftovers(_ partitions: [KafkaTopicPartition]) async {
+        let leftovers = shared.withLock { shared -> [KafkaTopicPartition: Int64] in
+            var found: [KafkaTopicPartition: Int64] = [:]
+            for partition in partitions {
+                if let offset = shared.uncommitted.removeValue(forKey: partition) { found[partition] = offset }
+            }
+            return found
+        }
+        guard !leftovers.isEmpty else { return }
+        do {
+            let committed = try await kafka.committed(Array(leftovers.keys), timeout: .seconds(5))
+            let behind = leftovers.filter { partition, offset in (committed[partition] ?? -1) < offset }
+            guard !behind.isEmpty else { return }
+            try await kafka.commit(
+                offsets: behind.map {
+                    KafkaPartitionOffset(topic: $0.key.topic, partition: $0.key.partition, offset: $0.value)
+                })
+            shared.withLock { shared in
+                for (partition, offset) in behind { shared.committed[partition] = offset }
+            }
+        } catch {
+            logger.debug("could not commit the offsets left from before the rebalance: \(error)")
+        }
+    }
+
+    /// Stops every worker after its batch in flight (shutdown or a failed session).
+    func stopAll() async {
+        let workers = shared.withLock { Array($0.workers.values) }
+        await withTaskGroup(of: Void.self) { group in
+            for worker in workers { group.addTask { await worker.stop() } }
+        }
+    }
+
+    /// The last commit before leaving: tried a few times, since a broker refuses commits
+    /// while the group rebalances.
+    func commitFinal() async {
+        for attempt in 1...5 {
+            if await commitDone() { return }
+            if attempt < 5 { try? await Task.sleep(for: .milliseconds(400)) }
+        }
+    }
+
+    /// Commits the done offsets that moved since the last commit; false if that failed.
+    @discardableResult
+    func commitDone() async -> Bool {
+        let workers = shared.withLock { Array($0.workers.values) }
+        return await commit(workers)
+    }
+
+    @discardableResult
+    private func commit(_ workers: [KafkaPartitionWorker]) async -> Bool {
+        let pending = shared.withLock { shared -> [KafkaPartitionOffset] in
+            workers.compactMap { worker in
+                guard let offset = worker.committable, shared.committed[worker.partition] != offset else { return nil }
+                return KafkaPartitionOffset(
+                    topic: worker.partition.topic, partition: worker.partition.partition, offset: offset)
+            }
+        }
+        guard !pending.isEmpty else { return true }
+        do {
+            try await kafka.commit(offsets: pending)
+            shared.withLock { shared in
+                for position in pending {
+                    shared.committed[KafkaTopicPartition(topic: position.topic, partition: position.partition)] =
+                        position.offset
+                }
+            }
+            return true
+        } catch {
+            // Committed offsets only save redelivery work: dedup makes redeliveries harmless.
+            logger.warning("could not commit offsets, will try again: \(error)")
+            return false
+        }
+    }
+
+    // MARK: A partition worker
+
+    private func work(_ worker: KafkaPartitionWorker) async {
+        while true {
+            let records = await worker.nextBatch(maxCount: consumer.batch.size, maxWait: consumer.batch.maxWait)
+            if records.isEmpty { return }
+            await permits.withPermit {
+                await process(records, worker: worker)
+            }
+        }
+    }
+
+    private func process(_ records: [KafkaRecord], worker: KafkaPartitionWorker) async {
+        let messages = records.map(KafkaMessageMapping.message)
+        let decisions = await processor.process(messages, keepOrder: true)
+        var doneBelow: Int64?
+        for (index, decision) in decisions.enumerated() {
+            let record = records[index]
+            switch KafkaAction(decision.disposition) {
+            case .markProcessed:
+                doneBelow = record.offset + 1
+            case .produceToDeadLetterThenMarkProcessed(let reason):
+                do {
+                    try await deadLetter(record, message: messages[index], decision: decision, reason: reason)
+                    if processor.offsetMode {
+                        try await service.store.releaseDeadOffset(
+                            consumer: consumer.name, topic: record.topic, partition: record.partition,
+                            offset: record.offset)
+                    }
+                    doneBelow = record.offset + 1
+                } catch {
+                    logger.warning(
+                        "could not produce a dead letter, retrying the record: \(error)",
+                        metadata: ["source": .string(messages[index].source.description)])
+                    request(
+                        .retry(
+                            worker.partition, offset: record.offset, delay: .seconds(1), generation: worker.awaitSeek())
+                    )
+                    if let doneBelow { worker.done(below: doneBelow) }
+                    return
+                }
+            case .pauseAndRetryInPlace(let delay):
+                if case .retry(_, true, let reason) = decision.disposition {
+                    logger.info(
+                        "retrying in \(delay)",
+                        metadata: [
+                            "source": .string(messages[index].source.description),
+                            "id": .string(decision.id?.value ?? ""), "reason": .string(reason),
+                        ])
+                }
+                request(.retry(worker.partition, offset: record.offset, delay: delay, generation: worker.awaitSeek()))
+                if let doneBelow { worker.done(below: doneBelow) }
+                return
+            case .pauseAllAndReconnect:
+                request(.storeUnavailable(worker.partition, offset: record.offset, generation: worker.awaitSeek()))
+                if let doneBelow { worker.done(below: doneBelow) }
+                return
+            }
+        }
+        if let doneBelow { worker.done(below: doneBelow) }
+    }
+
+    private func request(_ request: KafkaPartitionWorker.Request) {
+        shared.withLock { $0.requests.append(request) }
+    }
+
+    private func deadLetter(
+        _ record: KafkaRecord, message: Message, decision: BatchProcessor.Decision, reason: DeadLetterReason
+    ) async throws {
+        let headers = DeadLetterHeaders.headers(
+            reason: reason, consumer: consumer.name, source: message.source, id: decision.id,
+            firstSeen: decision.firstSeen)
+        let topic = service.source.deadLetterTopic(for: record.topic)
+        _ = try await producer.produce(
+            topic: topic, key: record.key, value: record.value,
+            headers: KafkaMessageMapping.deadLetterHeaders(record, idem: headers))
+        logger.warning(
+            "dead-lettered to \(topic): \(reason.description)",
+            metadata: ["source": .string(message.source.description), "reason": .string(reason.code)])
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import IdemKafka
+import IdemTestSupport
+import Testing
+
+/// `idem run` against a mock Kafka cluster (librdkafka's, over TCP) and the real
+/// PostgreSQL: each promise of the Kafka consumer, end to end.
+@Suite("Kafka consumer, end to end", .serialized)
+struct KafkaConsumerTests {
+    @Test(arguments: ["header", "key", "content_hash"])
+    func duplicatesHaveTheirEffectOnce(by source: String) async throws {
+        let world = try await KafkaWorld.make()
+        let id: String
+        switch source {
+        case "header": id = "[{header: event-id}]"
+        case "key": id = "[key]"
+        default: id = "[content_hash]"
+        }
+        let config = try world.config(id: id)
+        try await world.migrate(config)
+        var records: [(key: String?, value: String, headers: [String: String])] = []
+        for copy in 0..<3 {
+            for n in 0..<100 {
+                // With header IDs the copies land on other partitions (no key), so that
+                // partitions race for the same ID.
+                let key: String? = source == "header" ? nil : "k-\(n)"
+                records.append((key, "event \(n)", ["event-id": "e-\(n)", "copy": "\(copy)"]))
+            }
+        }
+        try await world.produce(records.shuffled())
+        let worker = try WorkerProcess(config: config)
+        try await worker.waitUntilConsuming()
+        try await world.eventually(60, "100 effects") { try await world.effectCounts().rows >= 100 }
+        try await Task.sleep(for: .seconds(1))
+        let counts = try await world.effectCounts()
+        #expect(counts.rows == 100, "\(worker.logText)")
+        #expect(counts.distinct == 100)
+        #expect(try await worker.stop() == 0)
+        // Everything was committed on the way out: 300 records over the partitions.
+        let committed = try await world.committedOffsets()
+        #expect(committed.values.reduce(0, +) == 300, "\(committed)")
+        try await world.cleanUp()
+    }
+
+    @Test func transientFailuresAreRetriedInPlaceKeepingOrderThenDeadLettered() async throws {
+        let world = try await KafkaWorld.make(partitions: 2)
+        // Records keyed "bad" always fail with a transient error; all others succeed.
+        try await world.sql(
+            """
+            CREATE OR REPLACE FUNCTION fail_\(world.name)(k text) RETURNS text LANGUAGE plpgsql AS $$
+            BEGIN IF k = 'bad' THEN RAISE EXCEPTION 'downstream busy for %', k; END IF; RETURN k; END $$
+            """)
+        let config = try world.config(
+            sql: "INSERT INTO \(world.effects)(id, body, source) VALUES ($1, fail_\(world.name)($2), $3)",
+            params: "[id, \"header:k\", source]",
+            retry: "{max_attempts: 3, initial_backoff: 300ms, multiplier: 2, jitter: 0}",
+            batch: "{size: 10, max_wait: 5ms}")
+        try await world.migrate(config)
+        var records: [(key: String?, value: String, headers: [String: String])] = []
+        for n in 0..<60 {
+            let key = n == 20 ? "bad" : "good"
+            records.append((key, "v\(n)", ["event-id": "o-\(n)", "k": key]))
+        }
+        // All on one partition (one key hash for "good", maybe another for "bad"): produce
+        // one by one so that the offsets follow n.
+        for record in records { try await world.produce([record]) }
+        let started = Date()
+        let worker = try WorkerProcess(config: config)
+        try await worker.waitUntilConsuming()
+        let dead = try await world.deadLetters(count: 1, within: 60)
+        let elapsed = Date().timeIntervalSince(started)
+        try await world.eventually(60, "59 effects") { try await world.effectCounts().rows >= 59 }
+        #expect(dead.count == 1, "\(worker.logText)")
+        let letter = try #require(dead.first)
+        #expect(String(decoding: letter.value ?? [], as: UTF8.self) == "v20")
+        #expect(letter.key == Array("bad".utf8))
+        let headers = Dictionary(letter.headers.map { ($0.key, String(decoding: $0.value ?? [], as: UTF8.self)) }) {
+            a, _ in a
+        }
+        #expect(headers["x-idem-reason"] == "attempts-exhausted")
+        #expect(headers["x-idem-attempts"] == "3")
+        #expect(headers["x-idem-source"]?.hasPrefix("\(world.topic):") == true)
+        #expect(headers["x-idem-last-error"]?.contains("downstream busy for bad") == true)
+        #expect(headers["x-idem-first-seen"].flatMap { UInt64($0) } != nil)
+        #expect(headers["event-id"] == "o-20", "the original headers are kept")
+        #expect(elapsed >= 0.9, "two backoffs of 300 ms and 600 ms came first; took \(elapsed) s")
+        // Order per partition: effects were applied in offset order, and the records
+        // after the failing one waited for it.
+        let rows = try await world.sql("SELECT source, id FROM \(world.effects) ORDER BY n").rows
+        var lastOffset: [String: Int64] = [:]
+        for row in rows {
+            let parts = row[0]!.split(separator: ":")
+            let partition = String(parts[1])
+            let offset = Int64(parts[2])!
+            #expect(offset > lastOffset[partition, default: -1], "partition \(partition) out of order: \(rows)")
+            lastOffset[partition] = offset
+        }
+        let badPartition = headers["x-idem-source"]!.split(separator: ":")[1]
+        let after = try await world.sql(
+            """
+            SELECT count(*) FROM \(world.effects) e
+            WHERE split_part(e.source, ':', 2) = $1
+              AND split_part(e.source, ':', 3)::bigint > split_part($2, ':', 3)::bigint
+              AND e.at < (SELECT updated_at FROM \(world.table) WHERE message_id = 'o-20')
+            """, [String(badPartition), headers["x-idem-source"]!])
+        #expect(after.rows[0][0] == "0", "a record after the failing one took effect before it was given up on")
+        #expect(try await worker.stop() == 0)
+        try await world.sql("DROP FUNCTION fail_\(world.name)(text)")
+        try await world.cleanUp()
+    }
+
+    @Test func killMinusNineMidBatchThenRestartLosesAndDoublesNothing() async throws {
+        let world = try await KafkaWorld.make()
+        let config = try world.config(
+            sql: "INSERT INTO \(world.effects)(id, body, source) SELECT $1, $2, $3 FROM pg_sleep(0.002)",
+            batch: "{size: 20, max_wait: 5ms}")
+        try await world.migrate(config)
+        try await world.produce((0..<600).map { (nil, "body \($0)", ["event-id": "k-\($0)"]) })
+        let first = try WorkerProcess(config: config)
+        try await first.waitUntilConsuming()
+        try await world.eventually(60, "some progress") { try await world.effectCounts().rows >= 100 }
+        #expect(try await first.stop(SIGKILL) == SIGKILL)
+        let second = try WorkerProcess(config: config)
+        try await second.waitUntilConsuming()
+        try await world.eventually(90, "600 effects") { try await world.effectCounts().rows >= 600 }
+        try await Task.sleep(for: .seconds(1))
+        let counts = try await world.effectCounts()
+        #expect(counts.rows == 600, "\(second.logText)")
+        #expect(counts.distinct == 600)
+        #expect(try await second.stop() == 0)
+        // The committed offsets cover every record: nothing skipped, nothing left.
+        let committed = try await world.committedOffsets()
+        #expect(committed.values.reduce(0, +) == 600, "\(committed)")
+        try await world.cleanUp()
+    }
+
+    @Test func aSecondWorkerJoinsThenTheFirstLeavesWithEachEffectOnce() async throws {
+        let world = try await KafkaWorld.make(partitions: 6)
+        // Slow effects, so that the first worker is busy through both rebalances.
+        let config = try world.config(
+            sql: "INSERT INTO \(world.effects)(id, body, source) SELECT $1, $2, $3 FROM pg_sleep(0.02)",
+            batch: "{size: 5, max_wait: 5ms}", concurrency: 2)
+        try await world.migrate(config)
+        try await world.produce((0..<1200).map { (nil, "r\($0)", ["event-id": "r-\($0)"]) })
+        let a = try WorkerProcess(config: config)
+        try await a.waitUntilConsuming()
+        try await world.eventually(60, "A is busy") { try await world.effectCounts().rows >= 50 }
+        let b = try WorkerProcess(config: config)
+        try await b.waitUntilConsuming()
+        try await world.eventually(90, "B has partitions") { b.logText.contains("partitions assigned") }
+        let shared = try await world.effectCounts().rows
+        try await world.eventually(60, "both at work") { try await world.effectCounts().rows >= shared + 50 }
+        #expect(shared < 1200, "A finished before B joined: the test did not test a rebalance")
+        #expect(try await a.stop() == 0, "\(a.logText)")
+        #expect(a.logText.contains("partitions revoked"))
+        try await world.eventually(120, "1200 effects") { try await world.effectCounts().rows >= 1200 }
+        #expect(try await b.stop() == 0)
+        // A third worker takes every partition from the committed offsets: whatever the
+        // others did not manage to commit comes again, as duplicates only.
+        let c = try WorkerProcess(config: config)
+        try await c.waitUntilConsuming()
+        try await world.eventually(90, "all offsets committed") {
+            try await world.committedOffsets().values.reduce(0, +) == 1200
+        }
+        #expect(try await c.stop() == 0)
+        let counts = try await world.effectCounts()
+        #expect(counts.rows == 1200, "\(b.logText)")
+        #expect(counts.distinct == 1200)
+        try await world.cleanUp()
+    }
+}
