@@ -8,13 +8,18 @@ import Logging
 /// librdkafka's internal threads, so the context is immutable.
 final class KafkaClientContext: Sendable {
     let logger: Logger
+    /// A consumer's pending rebalances; with it, ``makeConfiguration(_:)`` installs the
+    /// rebalance callback.
+    let rebalances: KafkaRebalanceRecorder?
 
-    init(logger: Logger) {
+    init(logger: Logger, rebalances: KafkaRebalanceRecorder? = nil) {
         self.logger = logger
+        self.rebalances = rebalances
     }
 
     /// Creates an `rd_kafka_conf_t` from `properties` (applied in order, so later ones win)
-    /// with this context's callbacks for logs and errors installed.
+    /// with this context's callbacks for logs and errors (and rebalances, for a consumer)
+    /// installed.
     ///
     /// - Throws: ``KafkaError`` of kind ``KafkaError/Kind/configuration`` naming the
     ///   property; its value is not shown because it may be a secret.
@@ -37,6 +42,9 @@ final class KafkaClientContext: Sendable {
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(self).toOpaque())
         rd_kafka_conf_set_log_cb(conf, kafkaLogCallback)
         rd_kafka_conf_set_error_cb(conf, kafkaErrorCallback)
+        if rebalances != nil {
+            rd_kafka_conf_set_rebalance_cb(conf, kafkaRebalanceCallback)
+        }
         return conf
     }
 

@@ -19,6 +19,14 @@ public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
         case subscribe
         /// Committing offsets failed.
         case commit
+        /// Completing a rebalance (assigning or unassigning partitions) failed.
+        case rebalance
+        /// Pausing or resuming partitions failed.
+        case pause
+        /// Seeking a partition failed.
+        case seek
+        /// Reading committed offsets or the assignment failed.
+        case offsetQuery
         /// Flushing the producer did not finish in time.
         case flush
         /// A mock cluster operation failed.
@@ -61,6 +69,18 @@ public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
         self.init(
             kind: kind, message: "\(context): \(description)", code: code.rawValue,
             codeName: String(cString: rd_kafka_err2name(code)), isFatal: isFatal)
+    }
+
+    /// An error for a librdkafka error object (`rd_kafka_error_t`), which it destroys, with
+    /// its description appended to `context`.
+    init(kind: Kind, context: String, error: OpaquePointer) {
+        let code = rd_kafka_error_code(error)
+        let text = String(cString: rd_kafka_error_string(error))
+        let fatal = rd_kafka_error_is_fatal(error) != 0
+        rd_kafka_error_destroy(error)
+        self.init(
+            kind: kind, message: "\(context): \(text)", code: code.rawValue,
+            codeName: String(cString: rd_kafka_err2name(code)), isFatal: fatal)
     }
 
     /// The message.

@@ -160,6 +160,22 @@ public final class KafkaMockCluster: @unchecked Sendable {
         try await perform("set broker \(id) up") { rd_kafka_mock_broker_set_up($0, id) }
     }
 
+    /// Makes the brokers answer metadata requests for topic `name` with error `code` (a
+    /// librdkafka `rd_kafka_resp_err_t` value, as in ``KafkaError/code``; for example 3,
+    /// `UNKNOWN_TOPIC_OR_PART`), as a broker does while a topic is being created. Code 0
+    /// clears it. Creates the topic (with the mock's default 4 partitions) if it does not
+    /// exist.
+    public func setTopicError(_ name: String, code: Int32) async throws(KafkaError) {
+        guard !name.isEmpty else {
+            throw KafkaError(kind: .invalidArgument, message: "cannot set the error of a topic without a name")
+        }
+        let error = rd_kafka_resp_err_t(rawValue: code)
+        try await perform("set the error of topic '\(name)'") { cluster in
+            rd_kafka_mock_topic_set_error(cluster, name, error)
+            return RD_KAFKA_RESP_ERR_NO_ERROR
+        }
+    }
+
     /// Stops the brokers and releases the handles. Later calls throw
     /// ``KafkaError/Kind/closed``; shutting down twice is harmless.
     public func shutdown() async {

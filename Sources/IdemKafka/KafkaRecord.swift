@@ -33,4 +33,9 @@ public struct KafkaRecord: Sendable, Hashable {
     public func header(_ key: String) -> [UInt8]? {
         headers.first(where: { $0.key == key })?.value ?? nil
     }
+
+    /// The record's topic and partition.
+    public var topicPartition: KafkaTopicPartition {
+        KafkaTopicPartition(topic: topic, partition: partition)
+    }
 }
