@@ -10,9 +10,13 @@ final class ConfigDecoder {
     /// Variables that interpolation used, for the secrets policy of the logs.
     private(set) var usedVariables: Set<String> = []
 
-    init(file: String, environment: [String: String]) {
+    /// Checks librdkafka properties; returns the refused ones with the reason.
+    let kafkaPropertyCheck: ConfigLoader.KafkaPropertyCheck?
+
+    init(file: String, environment: [String: String], kafkaPropertyCheck: ConfigLoader.KafkaPropertyCheck? = nil) {
         self.file = file
         self.environment = environment
+        self.kafkaPropertyCheck = kafkaPropertyCheck
     }
 
     func report(_ message: String, at path: ConfigPath, mark: Mark?) {
@@ -209,6 +213,17 @@ struct ConfigValue {
     }
 
     /// The entries of a free-form mapping of scalar values (e.g. Kafka properties).
+    /// Reports `message` at the entry `key` of this mapping (or at the mapping itself).
+    func report(_ message: String, atKey key: String) {
+        if case .mapping(let mapping) = node,
+            let (keyNode, valueNode) = mapping.first(where: { $0.key.scalar?.string == key })
+        {
+            decoder.report(message, at: path.appending(key), mark: valueNode.mark ?? keyNode.mark)
+        } else {
+            report(message)
+        }
+    }
+
     func stringMap() -> [String: String]? {
         guard case .mapping(let mapping) = node else {
             report("expected a mapping of names to values, got \(got)")

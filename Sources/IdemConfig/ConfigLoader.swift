@@ -7,9 +7,16 @@ import Yams
 /// Every problem is collected, with the file, line, column, key path and what was expected,
 /// before anything connects; a config that loads is complete and consistent.
 public enum ConfigLoader {
-    /// Reads the file at `path` and decodes it.
+    /// Checks the librdkafka properties of a Kafka source and returns those refused, each
+    /// with the reason (the Kafka client provides it; the configuration module does not
+    /// link librdkafka).
+    public typealias KafkaPropertyCheck = @Sendable ([String: String]) -> [String: String]
+
+    /// Reads the file at `path` and decodes it; `kafkaPropertyCheck` validates the
+    /// pass-through properties of Kafka sources.
     public static func load(
-        file path: String, environment: [String: String] = ProcessInfo.processInfo.environment
+        file path: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+        kafkaPropertyCheck: KafkaPropertyCheck? = nil
     ) throws(ConfigError) -> WorkerConfig {
         let text: String
         do {
@@ -29,12 +36,13 @@ public enum ConfigLoader {
                     file: path, line: nil, column: nil, path: .root, message: "the configuration file \(reason)")
             ])
         }
-        return try parse(yaml: text, file: path, environment: environment)
+        return try parse(yaml: text, file: path, environment: environment, kafkaPropertyCheck: kafkaPropertyCheck)
     }
 
     /// Decodes a configuration from YAML text; `file` names it in errors.
     public static func parse(
-        yaml text: String, file: String, environment: [String: String] = ProcessInfo.processInfo.environment
+        yaml text: String, file: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+        kafkaPropertyCheck: KafkaPropertyCheck? = nil
     ) throws(ConfigError) -> WorkerConfig {
         let root: Node
         do {
@@ -55,7 +63,7 @@ public enum ConfigLoader {
                 ConfigIssue(file: file, line: nil, column: nil, path: .root, message: "invalid YAML: \(error)")
             ])
         }
-        let decoder = ConfigDecoder(file: file, environment: environment)
+        let decoder = ConfigDecoder(file: file, environment: environment, kafkaPropertyCheck: kafkaPropertyCheck)
         let config = WorkerConfigDecoding.decode(
             ConfigValue(node: root, path: .root, decoder: decoder), file: file)
         let issues = decoder.issues.sorted { ($0.line ?? 0, $0.column ?? 0) < ($1.line ?? 0, $1.column ?? 0) }

@@ -214,6 +214,11 @@ enum WorkerConfigDecoding {
                 map["properties"]?.report(
                     "property '\(key)' is set by idem itself (use brokers and group, or leave it out)")
             }
+            if let check = map.value.decoder.kafkaPropertyCheck, let value = map["properties"] {
+                for (key, reason) in check(properties).sorted(by: { $0.key < $1.key }) {
+                    value.report("librdkafka refuses it: \(reason)", atKey: key)
+                }
+            }
             config.properties = properties
         }
         return config

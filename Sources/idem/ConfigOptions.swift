@@ -1,5 +1,6 @@
 import ArgumentParser
 import IdemConfig
+import IdemKafka
 
 /// The `--config FILE` option shared by the commands that read `worker.yaml`.
 struct ConfigOptions: ParsableArguments {
@@ -11,9 +12,21 @@ struct ConfigOptions: ParsableArguments {
         try ConfigOptions.load(config)
     }
 
+    /// librdkafka's own verdict on each pass-through property.
+    static let kafkaPropertyCheck: ConfigLoader.KafkaPropertyCheck = { properties in
+        var refused: [String: String] = [:]
+        for error in KafkaConsumer.validate(configuration: properties) {
+            let property = error.property ?? "?"
+            let prefix = "invalid Kafka configuration property '\(property)': "
+            refused[property] =
+                error.message.hasPrefix(prefix) ? String(error.message.dropFirst(prefix.count)) : error.message
+        }
+        return refused
+    }
+
     static func load(_ path: String) throws -> WorkerConfig {
         do {
-            return try ConfigLoader.load(file: path)
+            return try ConfigLoader.load(file: path, kafkaPropertyCheck: kafkaPropertyCheck)
         } catch {
             throw CLIFailure.config(error.description)
         }

@@ -55,6 +55,42 @@ struct CLITests {
         #expect(outcome.stdout.isEmpty)
     }
 
+    @Test func aKafkaPropertyLibrdkafkaRefusesIsAConfigErrorNamingIt() async throws {
+        let file = try IdemProcess.temporaryFile(
+            """
+            postgres: {url: "postgres://idem@127.0.0.1:5432/idem"}
+            consumers:
+              - name: events
+                source:
+                  kafka:
+                    brokers: 127.0.0.1:9092
+                    topics: [events]
+                    group: g
+                    properties:
+                      client.id: fine
+                      fetch.wait.max.ms: "soon"
+                      no.such.property: "1"
+                id: [key]
+                handler: {sql: "SELECT $1", params: [id]}
+            """)
+        let outcome = try await IdemProcess.run(["check-config", file.path])
+        #expect(outcome.status == 2)
+        let lines = outcome.stderr.split(separator: "\n").map(String.init)
+        #expect(
+            lines.contains {
+                $0.hasPrefix("\(file.path):11:")
+                    && $0.contains("consumers[0].source.kafka.properties.fetch.wait.max.ms: librdkafka refuses it")
+            }, "\(lines)")
+        #expect(
+            lines.contains {
+                $0.hasPrefix("\(file.path):12:")
+                    && $0.contains(
+                        "consumers[0].source.kafka.properties.no.such.property: librdkafka refuses it: No such configuration property"
+                    )
+            }, "\(lines)")
+        #expect(lines.last == "2 problems in the configuration")
+    }
+
     @Test func brokenYAMLIsExit2() async throws {
         let file = try IdemProcess.temporaryFile("postgres: {url: x\nconsumers: [\n")
         let outcome = try await IdemProcess.run(["check-config", file.path])

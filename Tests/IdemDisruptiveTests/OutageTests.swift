@@ -86,4 +86,62 @@ struct OutageTests {
         #expect(try await worker.stop() == 0)
         try await world.cleanUp()
     }
+
+    @Test func theKafkaBrokerGoesDownWhileTheWorkerRunsAndComesBack() async throws {
+        let world = try await KafkaWorld.make(partitions: 2)
+        let config = try world.config()
+        try await world.migrate(config)
+        let worker = try WorkerProcess(config: config)
+        try await worker.waitUntilConsuming()
+        try await world.produce((0..<100).map { (nil, "b\($0)", ["event-id": "b-\($0)"]) })
+        try await world.eventually(60, "first 100 effects") { try await world.effectCounts().rows >= 100 }
+
+        try await world.cluster.setBrokerDown(1)
+        try await Task.sleep(for: .seconds(3))
+        try await world.cluster.setBrokerUp(1)
+        try await world.produce((100..<200).map { (nil, "b\($0)", ["event-id": "b-\($0)"]) })
+        try await world.eventually(90, "200 effects") { try await world.effectCounts().rows >= 200 }
+        try await Task.sleep(for: .seconds(1))
+        let counts = try await world.effectCounts()
+        #expect(counts.rows == 200, "\(worker.logText)")
+        #expect(counts.distinct == 200)
+        #expect(try await worker.stop() == 0)
+        try await world.cleanUp()
+    }
+
+    @Test func postgresDownPausesEveryKafkaPartitionCommitsNothingAndResumes() async throws {
+        let world = try await KafkaWorld.make(partitions: 3)
+        let config = try world.config()
+        try await world.migrate(config)
+        let worker = try WorkerProcess(config: config)
+        try await worker.waitUntilConsuming()
+        try await world.produce((0..<60).map { (nil, "p\($0)", ["event-id": "p-\($0)"]) })
+        try await world.eventually(60, "first 60 effects") { try await world.effectCounts().rows >= 60 }
+        try await world.eventually(30, "the first offsets committed") {
+            try await world.committedOffsets().values.reduce(0, +) == 60
+        }
+
+        _ = try await RabbitControl.services(["stop", "postgres"])
+        do {
+            try await world.produce((60..<120).map { (nil, "p\($0)", ["event-id": "p-\($0)"]) })
+            try await world.eventually(30, "the worker to notice") { worker.logText.contains("PostgreSQL unavailable") }
+            try await Task.sleep(for: .seconds(2))
+            // Nothing is committed while PostgreSQL is down.
+            #expect(try await world.committedOffsets().values.reduce(0, +) == 60, "\(worker.logText)")
+        } catch {
+            _ = try? await RabbitControl.services(["start", "postgres"])
+            throw error
+        }
+        _ = try await RabbitControl.services(["start", "postgres"])
+
+        try await world.eventually(90, "120 effects") { try await world.effectCounts().rows >= 120 }
+        try await Task.sleep(for: .seconds(1))
+        let counts = try await world.effectCounts()
+        #expect(counts.rows == 120, "\(worker.logText)")
+        #expect(counts.distinct == 120)
+        #expect(worker.logText.contains("resuming consumption"))
+        #expect(try await worker.stop() == 0)
+        #expect(try await world.committedOffsets().values.reduce(0, +) == 120)
+        try await world.cleanUp()
+    }
 }
