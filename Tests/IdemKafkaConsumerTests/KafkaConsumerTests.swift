@@ -168,4 +168,35 @@ struct KafkaConsumerTests {
         #expect(counts.distinct == 1200)
         try await world.cleanUp()
     }
+
+    @Test func offsetModeResumesFromTheStoredOffsetsAfterACrash() async throws {
+        let world = try await KafkaWorld.make(partitions: 3)
+        // Commits every minute only: after the crash, the group's committed offsets lag far
+        // behind, and only PostgreSQL knows where each partition really is.
+        let config = try world.config(
+            id: "[offset]",
+            sql: "INSERT INTO \(world.effects)(id, body, source) SELECT $1, $2, $3 FROM pg_sleep(0.002)",
+            batch: "{size: 20, max_wait: 5ms}", commitInterval: "60s")
+        try await world.migrate(config)
+        try await world.produce((0..<600).map { (nil, "o\($0)", [:]) })
+        let first = try WorkerProcess(config: config)
+        try await first.waitUntilConsuming()
+        try await world.eventually(60, "some progress") { try await world.effectCounts().rows >= 150 }
+        #expect(try await first.stop(SIGKILL) == SIGKILL)
+        let stored = try await world.sql("SELECT sum(next_offset) FROM \(world.table)_offsets").rows[0][0]
+        let done = try await world.effectCounts().rows
+        #expect(stored.flatMap { Int($0) } == done, "the stored offsets are exactly the effects committed")
+
+        let second = try WorkerProcess(config: config)
+        try await second.waitUntilConsuming()
+        try await world.eventually(90, "600 effects") { try await world.effectCounts().rows >= 600 }
+        try await Task.sleep(for: .seconds(1))
+        let counts = try await world.effectCounts()
+        #expect(counts.rows == 600, "\(second.logText)")
+        #expect(counts.distinct == 600)
+        #expect(second.logText.contains("starting at the stored offsets"))
+        #expect(try await world.count("SELECT count(*) FROM \(world.table)") == 0, "no row per message")
+        #expect(try await second.stop() == 0)
+        try await world.cleanUp()
+    }
 }

@@ -117,6 +117,11 @@ public final class KafkaWorld: Sendable {
         return (Int(row[0]!)!, Int(row[1]!)!)
     }
 
+    /// The single number a query returns.
+    public func count(_ query: String) async throws -> Int {
+        Int(try await sql(query).rows[0][0] ?? "0") ?? 0
+    }
+
     /// Every record of the dead-letter topic, read with a fresh group, waiting for `count`.
     public func deadLetters(count: Int, within seconds: Double = 30) async throws -> [KafkaRecord] {
         let consumer = try await KafkaConsumer.make(
