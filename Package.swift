@@ -104,7 +104,7 @@ let package = Package(
         .executableTarget(
             name: "idem-bench",
             dependencies: [
-                "IdemAMQP", "IdemCore", "IdemPostgres", "IdemRuntime",
+                "IdemAMQP", "IdemCore", "IdemKafka", "IdemPostgres", "IdemRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

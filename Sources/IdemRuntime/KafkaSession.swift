@@ -50,6 +50,7 @@ final class KafkaSession: Sendable {
     func pollLoop() async throws {
         let clock = ContinuousClock()
         var lastCommit = clock.now
+        var lastPoll = clock.now
         var probe: Task<Void, Never>?
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             try await serveRequests()
@@ -61,18 +62,49 @@ final class KafkaSession: Sendable {
             if probe == nil, shared.withLock({ $0.storeDown }) {
                 probe = Task { await self.probeStore() }
             }
-            try await applyBackpressure()
             if clock.now - lastCommit >= service.source.commitInterval {
                 await commitDone()
                 lastCommit = clock.now
+                logger.trace("partitions", metadata: ["state": "\(partitionStates())"])
             }
-            let result = try await kafka.poll(maxRecords: 5000, timeout: .milliseconds(100))
+            // Back-pressure: while the workers hold their share of records, poll only once
+            // a second, for one record, so that the group keeps this member. librdkafka
+            // stops fetching once its own queue is full. (Pausing partitions for this, as
+            // often as buffers fill, trips librdkafka 2.0's pause/resume races.)
+            var maxRecords = 5000
+            if bufferedRecords() >= budget {
+                if clock.now - lastPoll < .seconds(1) {
+                    try await Task.sleep(for: .milliseconds(2))
+                    continue
+                }
+                maxRecords = 1
+            }
+            lastPoll = clock.now
+            let result = try await kafka.poll(maxRecords: maxRecords, timeout: .milliseconds(100))
             route(result.records)
             if let rebalance = result.rebalance {
                 try await handle(rebalance)
             }
         }
         probe?.cancel()
+    }
+
+    /// Each partition's buffered records and done offset, for trace logs.
+    private func partitionStates() -> String {
+        let workers = shared.withLock { $0.workers.values.sorted { $0.partition < $1.partition } }
+        return workers.map { "\($0.partition): \($0.buffered) buffered, done below \($0.committable ?? -1)" }
+            .joined(separator: "; ")
+    }
+
+    /// Records routed to the workers and not yet taken.
+    private func bufferedRecords() -> Int {
+        shared.withLock { $0.workers.values.reduce(0) { $0 + $1.buffered } }
+    }
+
+    /// How many records the workers may hold: a few batches per partition.
+    private var budget: Int {
+        let partitions = max(1, shared.withLock { $0.workers.count })
+        return max(consumer.batch.size * 3 * partitions, 5000)
     }
 
     private func route(_ records: [KafkaRecord]) {
@@ -91,20 +123,6 @@ final class KafkaSession: Sendable {
         }
     }
 
-    private func applyBackpressure() async throws {
-        let workers = shared.withLock { $0.workers }
-        var pause: [KafkaTopicPartition] = []
-        var resume: [KafkaTopicPartition] = []
-        let (held, storeDown) = shared.withLock { (Set($0.resumeAt.keys), $0.storeDown) }
-        for (partition, worker) in workers {
-            let change = worker.backpressure()
-            if change.pause { pause.append(partition) }
-            if change.resume && !held.contains(partition) && !storeDown { resume.append(partition) }
-        }
-        if !pause.isEmpty { try await kafka.pause(pause) }
-        if !resume.isEmpty { try await kafka.resume(resume) }
-    }
-
     private func serveRequests() async throws {
         let requests = shared.withLock { shared in
             defer { shared.requests.removeAll() }
@@ -113,6 +131,8 @@ final class KafkaSession: Sendable {
         for request in requests {
             switch request {
             case .retry(let partition, let offset, let delay, let generation):
+                logger.debug(
+                    "seeking back", metadata: ["partition": "\(partition)", "offset": "\(offset)", "delay": "\(delay)"])
                 try await seekBack(partition, to: offset, generation: generation)
                 shared.withLock { $0.resumeAt[partition] = .now + delay }
             case .storeUnavailable(let partition, let offset, let generation):
@@ -198,8 +218,7 @@ final class KafkaSession: Sendable {
         case .assign(let partitions):
             logger.info("partitions assigned", metadata: ["partitions": "\(partitions)"])
             for partition in partitions {
-                let worker = KafkaPartitionWorker(
-                    partition: partition, capacity: max(consumer.batch.size * 2, 500))
+                let worker = KafkaPartitionWorker(partition: partition)
                 shared.withLock { $0.workers[partition] = worker }
                 worker.start { [self] worker in await self.work(worker) }
             }
@@ -325,8 +344,15 @@ final class KafkaSession: Sendable {
     }
 
     private func process(_ records: [KafkaRecord], worker: KafkaPartitionWorker) async {
+        let started = ContinuousClock.now
         let messages = records.map(KafkaMessageMapping.message)
         let decisions = await processor.process(messages, keepOrder: true)
+        logger.trace(
+            "batch processed",
+            metadata: [
+                "partition": "\(worker.partition)", "size": "\(records.count)",
+                "ms": "\((ContinuousClock.now - started) / .milliseconds(1))",
+            ])
         var doneBelow: Int64?
         for (index, decision) in decisions.enumerated() {
             let record = records[index]

@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import IdemKafka
+import Logging
+
+/// A steady Kafka load for latency measurements: produces at a fixed rate, each value
+/// carrying its send time, so that the consumer's effect can record how long the record
+/// took from produce to effect.
+struct KafkaPaced: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kafka-paced",
+        abstract: "Produce at a steady rate; each value is {\"id\": …, \"sent_us\": microseconds since the epoch}.")
+
+    @Option(help: "Kafka bootstrap servers (default: $IDEM_TEST_KAFKA_BROKERS).")
+    var brokers: String?
+
+    @Option(help: "The topic.")
+    var topic: String
+
+    @Option(help: "The topic's partition count (records are spread round-robin).")
+    var partitions = 8
+
+    @Option(help: "Records per second.")
+    var rate = 10_000
+
+    @Option(help: "How long to produce, in seconds.")
+    var seconds = 20
+
+    func validate() throws {
+        guard rate > 0, seconds > 0, partitions > 0 else { throw ValidationError("values must be positive") }
+    }
+
+    func run() async throws {
+        guard let brokers = brokers ?? ProcessInfo.processInfo.environment["IDEM_TEST_KAFKA_BROKERS"] else {
+            throw ValidationError("give --brokers or set IDEM_TEST_KAFKA_BROKERS")
+        }
+        var logger = Logger(label: "idem-bench")
+        logger.logLevel = .warning
+        let producer = try await KafkaProducer.make(
+            bootstrapServers: brokers, configuration: ["linger.ms": "1"], logger: logger)
+        let total = rate * seconds
+        let clock = ContinuousClock()
+        let start = clock.now
+        var sent = 0
+        var lagging = Duration.zero
+        // A discarding group: finished produce tasks are reaped as they complete.
+        try await withThrowingDiscardingTaskGroup { group in
+            // Every millisecond, produce what is due by then: a steady rate, not bursts.
+            while sent < total {
+                let due = min(total, Int(((clock.now - start) / .seconds(1)) * Double(rate)) + 1)
+                while sent < due {
+                    let micros = Int64(Date().timeIntervalSince1970 * 1_000_000)
+                    let id = "lat-\(sent)"
+                    let partition = Int32(sent % partitions)
+                    group.addTask {
+                        _ = try await producer.produce(
+                            topic: topic, value: Array(#"{"id":"\#(id)","sent_us":\#(micros)}"#.utf8),
+                            headers: [KafkaHeader(key: "event-id", text: id)], partition: partition)
+                    }
+                    sent += 1
+                }
+                lagging = max(lagging, (clock.now - start) - .seconds(Double(sent) / Double(rate)))
+                try await Task.sleep(for: .milliseconds(1))
+            }
+        }
+        let took = (clock.now - start) / .seconds(1)
+        await producer.close()
+        print(
+            #"{"produced": \#(total), "seconds": \#(String(format: "%.2f", took)), "rate": \#(Int(Double(total) / took)), "max_lag_ms": \#(Int(lagging / .milliseconds(1)))}"#
+        )
+    }
+}

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Usage: scripts/bench-kafka.sh [RECORDS]
+#
+# The Kafka consumer benchmark, on a librdkafka mock cluster (idem-kafka-mock, started
+# here and stopped at the end) and the local PostgreSQL:
+# 1. Throughput: RECORDS records (default 1,000,000) over 8 partitions, 20 % of them
+#    duplicates (the same event-id header on another partition), a one-row INSERT per
+#    distinct record, transactional mode, batches of 1,000. Prints records/s from process
+#    start to the last effect, the peak resident memory, and checks each effect happened
+#    once.
+# 2. Latency: a steady 10,000 records/s for 20 s (LAT_RATE, LAT_SECONDS) from
+#    `idem-bench kafka-paced`; each effect records clock_timestamp() beside the send time
+#    in the value. Prints p50/p99/max produce-to-effect latency (COMMIT follows the
+#    effect's statement within the same batch step; offsets are committed every second).
+# Stops the services it started.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$SCRIPT_DIR/.." && pwd)
+cd "$REPO"
+case "${1:-}" in
+    -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+esac
+SERVICES_DIR=${IDEM_SERVICES_DIR:-/tmp/idem-services}
+export IDEM_SERVICES_DIR=$SERVICES_DIR
+RECORDS=${1:-1000000}
+LAT_RATE=${LAT_RATE:-10000}
+LAT_SECONDS=${LAT_SECONDS:-20}
+WORK=$(mktemp -d)
+
+to_stop=()
+mock_pid=
+# shellcheck disable=SC2317 # reached through the EXIT trap
+cleanup() {
+    local rc=$?
+    [[ -n "$mock_pid" ]] && kill -TERM "$mock_pid" 2>/dev/null && wait "$mock_pid" 2>/dev/null
+    ((${#to_stop[@]} > 0)) && bash "$SCRIPT_DIR/services.sh" stop "${to_stop[@]}" >/dev/null 2>&1
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+
+[[ "${IDEM_SKIP_DEPS:-0}" == 1 ]] || bash "$SCRIPT_DIR/install-deps.sh"
+bash "$SCRIPT_DIR/services.sh" status postgres >/dev/null 2>&1 || to_stop+=(postgres)
+bash "$SCRIPT_DIR/services.sh" start postgres </dev/null >/dev/null
+set -a
+# shellcheck source=/dev/null
+. "$SERVICES_DIR/services.env"
+set +a
+PG=$IDEM_TEST_POSTGRES_URL
+
+swift build -c release --product idem </dev/null
+swift build -c release --product idem-bench </dev/null
+swift build -c release --product idem-kafka-mock </dev/null
+BIN_DIR=$(swift build -c release --show-bin-path)
+
+"$BIN_DIR/idem-kafka-mock" --topic bench:8 --topic lat:8 --log-level warning \
+    --bootstrap-file "$WORK/brokers" >/dev/null 2>"$WORK/mock.log" &
+mock_pid=$!
+until [[ -s "$WORK/brokers" ]]; do sleep 0.1; done
+BROKERS=$(cat "$WORK/brokers")
+
+psql_q() { bash "$SCRIPT_DIR/services.sh" psql -qtA "$@"; }
+psql_q -c "DROP TABLE IF EXISTS kbench_effects, kbench_lat, kbench_pm, kbench_pm_offsets" \
+    -c "CREATE TABLE kbench_effects (id text NOT NULL, amount numeric)" \
+    -c "CREATE TABLE kbench_lat (id text NOT NULL, sent_us bigint NOT NULL, done_at timestamptz NOT NULL)" \
+    -c "DELETE FROM idem_schema_versions WHERE table_name = 'kbench_pm'" 2>/dev/null || true
+
+DISTINCT=$((RECORDS * 4 / 5))
+cat >"$WORK/bench.yaml" <<YAML
+postgres: {url: "$PG", table: kbench_pm, pool_size: ${BENCH_CONCURRENCY:-4}}
+logging: {level: ${BENCH_LOG_LEVEL:-info}}
+consumers:
+  - name: kbench
+    source: {kafka: {brokers: "$BROKERS", topics: [bench], group: kbench}}
+    id: [{header: event-id}]
+    handler:
+      sql: "INSERT INTO kbench_effects(id, amount) VALUES (\$1, \$2::numeric)"
+      params: [id, "json:/amount"]
+    batch: {size: ${BENCH_BATCH:-1000}, max_wait: 20ms}
+    concurrency: ${BENCH_CONCURRENCY:-4}
+YAML
+"$BIN_DIR/idem" migrate --config "$WORK/bench.yaml" >/dev/null
+"$BIN_DIR/idem" run --config "$WORK/bench.yaml" 2>"$WORK/idem.log" &
+pid=$!
+until grep -q 'partitions assigned' "$WORK/idem.log" 2>/dev/null; do sleep 0.1; done
+# The mock broker keeps about 5 MB per partition and drops older records beyond that (as
+# retention would), so the records are produced while idem consumes, at FILL_RATE.
+start=$(date +%s.%N)
+"$BIN_DIR/idem-bench" kafka-fill --brokers "$BROKERS" --topic bench --records "$RECORDS" --partitions 8 \
+    --rate "${FILL_RATE:-60000}" >"$WORK/fill.json" &
+fill_pid=$!
+until [[ $(psql_q -c "SELECT count(*) FROM kbench_effects") -gt 0 ]]; do sleep 0.05; done
+first=$(date +%s.%N)
+until [[ $(psql_q -c "SELECT count(*) FROM kbench_effects") -ge $DISTINCT ]]; do
+    kill -0 "$pid" 2>/dev/null || { cat "$WORK/idem.log"; exit 1; }
+    sleep 0.1
+done
+end=$(date +%s.%N)
+wait "$fill_pid"
+peak_rss=$(awk '/VmHWM/ {print int($2 / 1024) " MB"}' "/proc/$pid/status")
+kill -TERM "$pid"
+wait "$pid"
+effects=$(psql_q -c "SELECT count(*) || ' rows, ' || count(DISTINCT id) || ' distinct' FROM kbench_effects")
+echo "producer: $(cat "$WORK/fill.json")"
+rate=$(python3 -c "print(round($RECORDS / ($end - $start)))")
+steady=$(python3 -c "print(round($RECORDS / ($end - $first)))")
+echo "machine: $(nproc) cores; $RECORDS records ($DISTINCT distinct) over 8 partitions, header IDs, one-row effect"
+echo "idem: $rate records/s from the first record produced to the last effect ($steady from the first effect); peak RSS $peak_rss; effects: $effects"
+
+cat >"$WORK/lat.yaml" <<YAML
+postgres: {url: "$PG", table: kbench_pm, pool_size: 4}
+logging: {level: info}
+consumers:
+  - name: klat
+    source: {kafka: {brokers: "$BROKERS", topics: [lat], group: klat, properties: {${LAT_PROPERTIES:-}}}}
+    id: [{header: event-id}]
+    handler:
+      sql: "INSERT INTO kbench_lat(id, sent_us, done_at) VALUES (\$1, \$2::bigint, clock_timestamp())"
+      params: [id, "json:/sent_us"]
+    batch: {size: ${LAT_BATCH:-1000}, max_wait: 5ms}
+YAML
+"$BIN_DIR/idem" run --config "$WORK/lat.yaml" 2>"$WORK/lat.log" &
+pid=$!
+until grep -q 'partitions assigned' "$WORK/lat.log" 2>/dev/null; do sleep 0.1; done
+produced=$("$BIN_DIR/idem-bench" kafka-paced --brokers "$BROKERS" --topic lat --rate "$LAT_RATE" \
+    --seconds "$LAT_SECONDS")
+LAT_TOTAL=$((LAT_RATE * LAT_SECONDS))
+until [[ $(psql_q -c "SELECT count(*) FROM kbench_lat") -ge $LAT_TOTAL ]]; do sleep 0.1; done
+kill -TERM "$pid"
+wait "$pid"
+echo "latency load: $produced"
+psql_q -c "SELECT format('latency at %s records/s: p50 %s ms, p99 %s ms, max %s ms (%s records)', $LAT_RATE,
+    round((percentile_cont(0.5) WITHIN GROUP (ORDER BY l))::numeric, 2),
+    round((percentile_cont(0.99) WITHIN GROUP (ORDER BY l))::numeric, 2), round(max(l)::numeric, 2), count(*))
+    FROM (SELECT (extract(epoch FROM done_at) * 1e6 - sent_us) / 1000.0 AS l FROM kbench_lat) t"
+if [[ -n "${KEEP_TABLES:-}" ]]; then exit 0; fi
+psql_q -c "DROP TABLE IF EXISTS kbench_effects, kbench_lat, kbench_pm, kbench_pm_offsets" >/dev/null
