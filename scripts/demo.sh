@@ -89,11 +89,13 @@ show "idem migrate --config demo/worker.yaml   (twice: the second run has nothin
 idem migrate --config demo/worker.yaml
 idem migrate --config demo/worker.yaml
 
-bold "4. Consuming from RabbitMQ"
+bold "4. Consuming from RabbitMQ and Kafka"
 psql_demo() { bash "$SCRIPT_DIR/services.sh" psql -q "$@"; }
 psql_demo -c "DROP TABLE IF EXISTS demo_orders" \
     -c "CREATE TABLE demo_orders (id text PRIMARY KEY, amount numeric NOT NULL CHECK (amount > 0))" \
-    -c "DELETE FROM processed_messages WHERE consumer = 'orders'"
+    -c "DELETE FROM processed_messages WHERE consumer = 'orders'" \
+    -c "DROP TABLE IF EXISTS demo_events" -c "CREATE TABLE demo_events (id text PRIMARY KEY, body text)" \
+    -c "DELETE FROM processed_messages WHERE consumer = 'events'"
 bash "$SCRIPT_DIR/services.sh" rabbitmqctl purge_queue demo.orders >/dev/null 2>&1 || true
 bash "$SCRIPT_DIR/services.sh" rabbitmqctl purge_queue demo.orders.dlq >/dev/null 2>&1 || true
 echo "demo/orders.jsonl holds 11 deliveries: ord-1001 three times (and once more with another"
@@ -101,15 +103,26 @@ echo "amount: a payload conflict), order 1003 twice, order 1004 with a negative 
 echo "table's CHECK rejects it), and two messages without any usable ID."
 show "idem publish --config demo/worker.yaml --consumer orders demo/orders.jsonl"
 idem publish --config demo/worker.yaml --consumer orders demo/orders.jsonl
-show "idem run --config demo/worker.yaml   (SIGTERM after 4 s)"
+echo
+echo "demo/events.jsonl holds 6 records for the Kafka topic events (on the local mock"
+echo "cluster): ev-2 twice, and two identical records without header or key (content hash)."
+show "idem publish --config demo/worker.yaml --consumer events demo/events.jsonl"
+idem publish --config demo/worker.yaml --consumer events demo/events.jsonl
+show "idem run --config demo/worker.yaml   (SIGTERM once both consumers are done, at most 30 s)"
 "$BIN_DIR/idem" run --config demo/worker.yaml </dev/null 2>"$SERVICES_DIR/demo-run.log" &
 pid=$!
-sleep 4
+for _ in $(seq 1 60); do
+    orders=$(psql_demo -tA -c "SELECT count(*) FROM demo_orders")
+    events=$(psql_demo -tA -c "SELECT count(*) FROM demo_events")
+    ((orders >= 3 && events >= 4)) && break
+    sleep 0.5
+done
+sleep 1
 kill -TERM "$pid"
 started=$SECONDS
 rc=0
 wait "$pid" || rc=$?
-grep -E "consuming|dead-lettered|not available|stopped" "$SERVICES_DIR/demo-run.log" | sed 's/^[^ ]* //' || true
+grep -E "consuming|assigned|dead-lettered|not available|stopped" "$SERVICES_DIR/demo-run.log" | sed 's/^[^ ]* //' || true
 echo "(idem exited with code $rc, $((SECONDS - started)) s after SIGTERM)"
 ((rc == 0))
 echo
@@ -119,5 +132,10 @@ echo "The dedup table: what idem knows of each message ID."
 psql_demo -c "SELECT message_id, status, attempts, left(coalesce(last_error, ''), 60) AS last_error FROM processed_messages WHERE consumer = 'orders' ORDER BY message_id"
 echo "The queues: nothing left to consume; the dead letters carry x-idem-* headers."
 bash "$SCRIPT_DIR/services.sh" rabbitmqctl list_queues name messages 2>/dev/null | grep -E "^demo\\.orders" || true
+echo
+echo "The Kafka effects: one row per event ID, each exactly once (ev-2 came twice)."
+psql_demo -c "SELECT id, body FROM demo_events ORDER BY id"
+echo "The events consumer keeps rows in the same dedup table, keyed by its own name."
+psql_demo -c "SELECT message_id, status, source FROM processed_messages WHERE consumer = 'events' ORDER BY message_id"
 
 bold "Done"
