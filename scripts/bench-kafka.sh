@@ -5,13 +5,16 @@
 # here and stopped at the end) and the local PostgreSQL:
 # 1. Throughput: RECORDS records (default 1,000,000) over 8 partitions, 20 % of them
 #    duplicates (the same event-id header on another partition), a one-row INSERT per
-#    distinct record, transactional mode, batches of 1,000. Prints records/s from process
-#    start to the last effect, the peak resident memory, and checks each effect happened
-#    once.
+#    distinct record, transactional mode, batches of 1,000. The mock keeps about 5 MB per
+#    partition, so `idem-bench kafka-fill` produces (at FILL_RATE, default 60,000/s at
+#    most) while idem consumes. Prints records/s from the first record produced to the
+#    last effect, the peak resident memory, and checks each effect happened once.
 # 2. Latency: a steady 10,000 records/s for 20 s (LAT_RATE, LAT_SECONDS) from
-#    `idem-bench kafka-paced`; each effect records clock_timestamp() beside the send time
-#    in the value. Prints p50/p99/max produce-to-effect latency (COMMIT follows the
-#    effect's statement within the same batch step; offsets are committed every second).
+#    `idem-bench kafka-paced`, batches of LAT_BATCH (1,000) or 5 ms; each effect records
+#    clock_timestamp() beside the send time in the value. Prints p50/p99/max
+#    produce-to-effect latency (COMMIT follows the effect's statement within the same
+#    batch step; offsets are committed every second).
+# BENCH_BATCH, BENCH_CONCURRENCY and BENCH_LOG_LEVEL tune the throughput run.
 # Stops the services it started.
 set -euo pipefail
 
