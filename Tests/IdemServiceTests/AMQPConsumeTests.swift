@@ -130,7 +130,7 @@ struct AMQPConsumeTests {
         let elapsed = ContinuousClock.now - started
         #expect(deliveries.isEmpty)
         #expect(elapsed >= .milliseconds(290))
-        #expect(elapsed < .seconds(3))
+        #expect(elapsed < .seconds(30), "it returns, rather than waiting for a delivery")
         await #expect(throws: AMQPError.self) {
             try await connection.nextDeliveries(maxCount: 0, timeout: .zero)
         }
