@@ -137,7 +137,7 @@ let package = Package(
         .testTarget(
             name: "IdemKafkaConsumerTests",
             dependencies: [
-                "idem", "IdemKafka", "IdemPostgres", "IdemTestSupport",
+                "idem", "IdemKafka", "IdemPostgres", "IdemRuntime", "IdemTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

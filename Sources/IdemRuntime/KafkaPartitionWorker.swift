@@ -38,17 +38,22 @@ final class KafkaPartitionWorker: Sendable {
         var acceptFrom: UInt64 = 0
         /// The next offset to commit: every record below it is done.
         var committable: Int64?
+        /// Whether the poll loop paused the partition because its buffer is full.
+        var pausedForBackpressure = false
     }
 
     let partition: KafkaTopicPartition
+    /// How many records the buffer holds before the poll loop pauses the partition.
+    let capacity: Int
     private let buffer: AsyncBoundedBuffer<Routed>
     private let state = Mutex(State())
     private let task = Mutex<Task<Void, Never>?>(nil)
 
-    init(partition: KafkaTopicPartition) {
+    init(partition: KafkaTopicPartition, capacity: Int) {
         self.partition = partition
-        // Unbounded in effect: the poll loop stops taking records while the workers hold
-        // their share.
+        self.capacity = capacity
+        // Unbounded in effect: the poll loop pauses the partition past `capacity`, and
+        // polls less while all workers together hold their share.
         self.buffer = AsyncBoundedBuffer(capacity: Int.max / 2)
     }
 
@@ -73,6 +78,23 @@ final class KafkaPartitionWorker: Sendable {
 
     /// The next offset to commit, if any record is done.
     var committable: Int64? { state.withLock { $0.committable } }
+
+    /// Whether the buffer is over capacity (pause) or has room again (resume), with
+    /// hysteresis: a paused partition is resumed once half its capacity is free.
+    func backpressure() -> (pause: Bool, resume: Bool) {
+        let count = buffer.count
+        return state.withLock { state in
+            if !state.pausedForBackpressure && count > capacity {
+                state.pausedForBackpressure = true
+                return (true, false)
+            }
+            if state.pausedForBackpressure && count <= capacity / 2 {
+                state.pausedForBackpressure = false
+                return (false, true)
+            }
+            return (false, false)
+        }
+    }
 
     /// Starts processing.
     func start(_ body: @escaping @Sendable (KafkaPartitionWorker) async -> Void) {

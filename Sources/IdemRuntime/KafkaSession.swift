@@ -67,10 +67,10 @@ final class KafkaSession: Sendable {
                 lastCommit = clock.now
                 logger.trace("partitions", metadata: ["state": "\(partitionStates())"])
             }
-            // Back-pressure: while the workers hold their share of records, poll only once
-            // a second, for one record, so that the group keeps this member. librdkafka
-            // stops fetching once its own queue is full. (Pausing partitions for this, as
-            // often as buffers fill, trips librdkafka 2.0's pause/resume races.)
+            // Back-pressure: a partition whose worker is behind is paused (the others go
+            // on); and while the workers together hold their share of records, poll only
+            // once a second, for one record, so that the group keeps this member.
+            try await applyBackpressure()
             var maxRecords = 5000
             if bufferedRecords() >= budget {
                 if clock.now - lastPoll < .seconds(1) {
@@ -120,6 +120,28 @@ final class KafkaSession: Sendable {
                 continue
             }
             worker.route(records)
+        }
+    }
+
+    private func applyBackpressure() async throws {
+        let workers = shared.withLock { $0.workers }
+        let (held, storeDown) = shared.withLock { (Set($0.resumeAt.keys), $0.storeDown) }
+        var pause: [KafkaTopicPartition] = []
+        var resume: [KafkaTopicPartition] = []
+        for (partition, worker) in workers {
+            let change = worker.backpressure()
+            if change.pause { pause.append(partition) }
+            // A partition waiting out a retry's backoff, or paused with every other one
+            // while PostgreSQL is down, is resumed by that, later.
+            if change.resume && !held.contains(partition) && !storeDown { resume.append(partition) }
+        }
+        if !pause.isEmpty {
+            logger.debug("partitions paused: their workers are behind", metadata: ["partitions": "\(pause)"])
+            try await kafka.pause(pause)
+        }
+        if !resume.isEmpty {
+            logger.debug("partitions resumed", metadata: ["partitions": "\(resume)"])
+            try await kafka.resume(resume)
         }
     }
 
@@ -218,7 +240,7 @@ final class KafkaSession: Sendable {
         case .assign(let partitions):
             logger.info("partitions assigned", metadata: ["partitions": "\(partitions)"])
             for partition in partitions {
-                let worker = KafkaPartitionWorker(partition: partition)
+                let worker = KafkaPartitionWorker(partition: partition, capacity: max(consumer.batch.size * 2, 500))
                 shared.withLock { $0.workers[partition] = worker }
                 worker.start { [self] worker in await self.work(worker) }
             }

@@ -1,0 +1,67 @@
+import IdemKafka
+import Testing
+
+@testable import IdemRuntime
+
+/// The partition worker's bookkeeping, without a broker: back-pressure with hysteresis, and
+/// records routed before a seek never processed after it.
+@Suite("Kafka partition worker")
+struct KafkaPartitionWorkerTests {
+    static let partition = KafkaTopicPartition(topic: "t", partition: 0)
+
+    static func records(_ offsets: ClosedRange<Int64>) -> [KafkaRecord] {
+        offsets.map {
+            KafkaRecord(topic: "t", partition: 0, offset: $0, key: nil, value: [], headers: [], timestamp: nil)
+        }
+    }
+
+    @Test func pausesPastCapacityAndResumesOnceHalfIsFree() async {
+        let worker = KafkaPartitionWorker(partition: Self.partition, capacity: 4)
+        worker.route(Self.records(0...3))
+        #expect(worker.backpressure() == (pause: false, resume: false), "at capacity, not past it")
+        worker.route(Self.records(4...4))
+        #expect(worker.backpressure() == (pause: true, resume: false))
+        #expect(worker.backpressure() == (pause: false, resume: false), "paused once")
+        #expect(await worker.nextBatch(maxCount: 2, maxWait: .zero).map(\.offset) == [0, 1])
+        #expect(worker.backpressure() == (pause: false, resume: false), "3 left: more than half")
+        #expect(await worker.nextBatch(maxCount: 1, maxWait: .zero).map(\.offset) == [2])
+        #expect(worker.backpressure() == (pause: false, resume: true))
+        #expect(worker.backpressure() == (pause: false, resume: false), "resumed once")
+    }
+
+    @Test func recordsRoutedBeforeASeekAreDropped() async {
+        let worker = KafkaPartitionWorker(partition: Self.partition, capacity: 100)
+        worker.route(Self.records(10...14))
+        #expect(await worker.nextBatch(maxCount: 2, maxWait: .zero).map(\.offset) == [10, 11])
+        // Offset 12 failed: the worker asks for a seek back to it. What was routed before
+        // the seek (12-14, and 15-16 fetched meanwhile) must not be processed.
+        let generation = worker.awaitSeek()
+        worker.route(Self.records(15...16))
+        worker.seeked(to: generation)
+        worker.route(Self.records(12...13))
+        #expect(await worker.nextBatch(maxCount: 10, maxWait: .zero).map(\.offset) == [12, 13])
+        worker.done(below: 14)
+        #expect(worker.committable == 14)
+    }
+
+    @Test func stoppingEndsTheWorkersBatches() async {
+        let worker = KafkaPartitionWorker(partition: Self.partition, capacity: 100)
+        let taken = Taken()
+        worker.start { worker in
+            while true {
+                let batch = await worker.nextBatch(maxCount: 10, maxWait: .zero)
+                if batch.isEmpty { return }
+                await taken.add(batch.count)
+            }
+        }
+        worker.route(Self.records(0...4))
+        while await taken.count < 5 { await Task.yield() }
+        await worker.stop()
+        #expect(await taken.count == 5)
+    }
+}
+
+private actor Taken {
+    var count = 0
+    func add(_ n: Int) { count += n }
+}
