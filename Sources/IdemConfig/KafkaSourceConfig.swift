@@ -27,6 +27,18 @@ public struct KafkaSourceConfig: Sendable, Hashable {
         self.properties = properties
     }
 
+    /// The properties a producer for this source takes over from the consumer's
+    /// pass-through ones (security, SASL, SSL, client id, socket settings), with
+    /// idempotence on: dead letters and `idem publish` go to the same cluster, the same way.
+    public var producerProperties: [String: String] {
+        var properties = self.properties.filter { key, _ in
+            key.hasPrefix("security.") || key.hasPrefix("sasl.") || key.hasPrefix("ssl.") || key == "client.id"
+                || key.hasPrefix("socket.") || key == "broker.address.family"
+        }
+        properties["enable.idempotence"] = "true"
+        return properties
+    }
+
     /// The dead-letter topic for records of `topic`.
     public func deadLetterTopic(for topic: String) -> String {
         deadLetterTopic ?? "\(topic).dlq"

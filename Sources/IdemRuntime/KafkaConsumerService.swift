@@ -71,7 +71,7 @@ public struct KafkaConsumerService: Service {
     private func runSession() async throws {
         let producer = try await KafkaProducer.make(
             bootstrapServers: source.brokers,
-            configuration: producerProperties, logger: logger)
+            configuration: source.producerProperties, logger: logger)
         let kafka: KafkaConsumer
         do {
             kafka = try await KafkaConsumer.make(
@@ -101,16 +101,5 @@ public struct KafkaConsumerService: Service {
         await producer.close()
         if let failure { throw failure }
         logger.info("consumer stopped")
-    }
-
-    /// The dead-letter producer's properties: the consumer's own pass-through properties
-    /// that a producer understands (security, SASL, SSL, client id), and idempotence.
-    private var producerProperties: [String: String] {
-        var properties = source.properties.filter { key, _ in
-            key.hasPrefix("security.") || key.hasPrefix("sasl.") || key.hasPrefix("ssl.") || key == "client.id"
-                || key.hasPrefix("socket.") || key == "broker.address.family"
-        }
-        properties["enable.idempotence"] = "true"
-        return properties
     }
 }

@@ -149,13 +149,8 @@ extension PostgresDedupStore {
                 for index in (stop.index + 1)..<requests.count { outcomes[index] = .deferred }
             }
             var statements: [PostgresStatement] = []
-            let timeout = calls.isEmpty ? nil : statementHandler.statementTimeout
-            if let timeout {
-                statements.append(PostgresStatement("SET LOCAL statement_timeout = \(Self.milliseconds(timeout))"))
-            }
-            let offset = statements.count
-            statements += calls.map { PostgresStatement($0.call.sql, $0.call.parameters) }
-            if timeout != nil { statements.append(PostgresStatement("SET LOCAL statement_timeout = 0")) }
+            let offset = statements.count + (calls.isEmpty || statementHandler.statementTimeout == nil ? 0 : 1)
+            statements += Self.handlerStatements(calls.map(\.call), timeout: statementHandler.statementTimeout)
             statements.append(storeRow(key, requests: requests, next: next, stop: stop))
             statements.append(PostgresStatement("COMMIT"))
             let results = try await connection.pipeline(statements)

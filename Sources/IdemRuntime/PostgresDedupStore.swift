@@ -159,15 +159,8 @@ public struct PostgresDedupStore: DedupStore {
                 }
             }
             var statements = lookup.map { [$0] } ?? []
-            // handler.timeout: PostgreSQL cancels any one statement that runs longer (each
-            // Execute of a pipeline has its own timer); LOCAL ends with the transaction.
-            let timeout = calls.isEmpty ? nil : statementHandler.statementTimeout
-            if let timeout {
-                statements.append(PostgresStatement("SET LOCAL statement_timeout = \(Self.milliseconds(timeout))"))
-            }
-            let offset = statements.count
-            statements += calls.map { PostgresStatement($0.call.sql, $0.call.parameters) }
-            if timeout != nil { statements.append(PostgresStatement("SET LOCAL statement_timeout = 0")) }
+            let offset = statements.count + (calls.isEmpty || statementHandler.statementTimeout == nil ? 0 : 1)
+            statements += Self.handlerStatements(calls.map(\.call), timeout: statementHandler.statementTimeout)
             if !marks.isEmpty { statements.append(markStatement(consumer: consumer, marks: marks)) }
             statements.append(PostgresStatement("COMMIT"))
             let outcome = try await connection.pipeline(statements)
@@ -387,6 +380,17 @@ public struct PostgresDedupStore: DedupStore {
                 PostgresConnection.encodeTextArray(marks.map(\.status)),
                 PostgresConnection.encodeTextArray(marks.map { Self.truncated($0.error) }),
             ])
+    }
+
+    /// A `StatementHandler`'s statements for a batch, bracketed by its timeout when it has
+    /// one: PostgreSQL cancels any one statement that runs longer (each Execute of a
+    /// pipeline has its own timer), and LOCAL ends with the transaction. The calls start
+    /// one statement in when there is a timeout.
+    static func handlerStatements(_ calls: [SQLCall], timeout: Duration?) -> [PostgresStatement] {
+        let statements = calls.map { PostgresStatement($0.sql, $0.parameters) }
+        guard let timeout, !calls.isEmpty else { return statements }
+        return [PostgresStatement("SET LOCAL statement_timeout = \(milliseconds(timeout))")] + statements
+            + [PostgresStatement("SET LOCAL statement_timeout = 0")]
     }
 
     /// Whole milliseconds, at least 1 (0 would mean no timeout).

@@ -58,12 +58,8 @@ struct Publish: AsyncParsableCommand {
         let topic = source.topics[0]
         let producer: KafkaProducer
         do {
-            var properties = source.properties.filter { key, _ in
-                key.hasPrefix("security.") || key.hasPrefix("sasl.") || key.hasPrefix("ssl.")
-            }
-            properties["enable.idempotence"] = "true"
             producer = try await KafkaProducer.make(
-                bootstrapServers: source.brokers, configuration: properties, logger: logger)
+                bootstrapServers: source.brokers, configuration: source.producerProperties, logger: logger)
         } catch {
             throw CLIFailure.runtime("idem publish: \(error)")
         }

@@ -109,13 +109,7 @@ public struct AMQPWorld {
     public func eventually(
         _ seconds: Double = 30, _ what: String, _ condition: () async throws -> Bool
     ) async throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        Issue.record("timed out after \(seconds) s waiting for \(what)")
-        throw WorldError.timeout(what)
+        try await waitUntil(seconds, what, condition)
     }
 
     /// Every message in the dead-letter queue (taken off it).

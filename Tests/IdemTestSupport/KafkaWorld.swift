@@ -154,13 +154,7 @@ public final class KafkaWorld: Sendable {
     public func eventually(
         _ seconds: Double = 30, _ what: String, _ condition: () async throws -> Bool
     ) async throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        Issue.record("timed out after \(seconds) s waiting for \(what)")
-        throw WorldError.timeout(what)
+        try await waitUntil(seconds, what, condition)
     }
 
     /// Drops the tables and stops the mock cluster.
