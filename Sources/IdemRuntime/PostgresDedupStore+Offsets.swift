@@ -149,18 +149,12 @@ extension PostgresDedupStore {
                 for index in (stop.index + 1)..<requests.count { outcomes[index] = .deferred }
             }
             var statements: [PostgresStatement] = []
-            let offset = statements.count + (calls.isEmpty || statementHandler.statementTimeout == nil ? 0 : 1)
-            statements += Self.handlerStatements(calls.map(\.call), timeout: statementHandler.statementTimeout)
+            let positions = Self.appendHandlerStatements(
+                calls.map(\.call), timeout: statementHandler.statementTimeout, to: &statements)
             statements.append(storeRow(key, requests: requests, next: next, stop: stop))
             statements.append(PostgresStatement("COMMIT"))
             let results = try await connection.pipeline(statements)
-            for (position, result) in results.enumerated() {
-                guard case .failure(let error) = result else { continue }
-                try? await connection.rollback()
-                let call = position - offset
-                guard call >= 0, call < calls.count, !error.isTransactionRetryable, !error.isConnectionFailure else {
-                    throw error
-                }
+            if let (call, error) = try await Self.failedCall(in: results, calls: positions, connection: connection) {
                 let verdict = statementHandler.result(forError: error.sqlState, message: error.message)
                 return .statementFailed(index: calls[call].index, result: verdict)
             }

@@ -159,18 +159,12 @@ public struct PostgresDedupStore: DedupStore {
                 }
             }
             var statements = lookup.map { [$0] } ?? []
-            let offset = statements.count + (calls.isEmpty || statementHandler.statementTimeout == nil ? 0 : 1)
-            statements += Self.handlerStatements(calls.map(\.call), timeout: statementHandler.statementTimeout)
+            let positions = Self.appendHandlerStatements(
+                calls.map(\.call), timeout: statementHandler.statementTimeout, to: &statements)
             if !marks.isEmpty { statements.append(markStatement(consumer: consumer, marks: marks)) }
             statements.append(PostgresStatement("COMMIT"))
             let outcome = try await connection.pipeline(statements)
-            for (position, result) in outcome.enumerated() {
-                guard case .failure(let error) = result else { continue }
-                try? await connection.rollback()
-                let call = position - offset
-                guard call >= 0, call < calls.count, !error.isTransactionRetryable, !error.isConnectionFailure else {
-                    throw error
-                }
+            if let (call, error) = try await Self.failedCall(in: outcome, calls: positions, connection: connection) {
                 let verdict = statementHandler.result(forError: error.sqlState, message: error.message)
                 let index = calls[call].index
                 return .messageFailed(
@@ -382,15 +376,40 @@ public struct PostgresDedupStore: DedupStore {
             ])
     }
 
-    /// A `StatementHandler`'s statements for a batch, bracketed by its timeout when it has
-    /// one: PostgreSQL cancels any one statement that runs longer (each Execute of a
-    /// pipeline has its own timer), and LOCAL ends with the transaction. The calls start
-    /// one statement in when there is a timeout.
-    static func handlerStatements(_ calls: [SQLCall], timeout: Duration?) -> [PostgresStatement] {
-        let statements = calls.map { PostgresStatement($0.sql, $0.parameters) }
-        guard let timeout, !calls.isEmpty else { return statements }
-        return [PostgresStatement("SET LOCAL statement_timeout = \(milliseconds(timeout))")] + statements
-            + [PostgresStatement("SET LOCAL statement_timeout = 0")]
+    /// Appends a `StatementHandler`'s statements for a batch to `statements`, bracketed by its
+    /// timeout when it has one: PostgreSQL cancels any one statement that runs longer (each
+    /// Execute of a pipeline has its own timer), and LOCAL ends with the transaction.
+    /// Returns the positions of the calls in `statements`.
+    static func appendHandlerStatements(
+        _ calls: [SQLCall], timeout: Duration?, to statements: inout [PostgresStatement]
+    ) -> Range<Int> {
+        let timeout = calls.isEmpty ? nil : timeout
+        if let timeout {
+            statements.append(PostgresStatement("SET LOCAL statement_timeout = \(milliseconds(timeout))"))
+        }
+        let first = statements.count
+        statements += calls.map { PostgresStatement($0.sql, $0.parameters) }
+        let positions = first..<statements.count
+        if timeout != nil { statements.append(PostgresStatement("SET LOCAL statement_timeout = 0")) }
+        return positions
+    }
+
+    /// The first failure of a pipelined batch, after rolling back: the index of the handler
+    /// call it belongs to and the error, or `nil` when every statement succeeded. A failure
+    /// that is not one call's own (a store statement, a deadlock, a lost connection) is
+    /// thrown.
+    static func failedCall(
+        in results: [Result<PostgresRows, PostgresError>], calls: Range<Int>, connection: PostgresConnection
+    ) async throws -> (call: Int, error: PostgresError)? {
+        for (position, result) in results.enumerated() {
+            guard case .failure(let error) = result else { continue }
+            try? await connection.rollback()
+            guard calls.contains(position), !error.isTransactionRetryable, !error.isConnectionFailure else {
+                throw error
+            }
+            return (position - calls.lowerBound, error)
+        }
+        return nil
     }
 
     /// Whole milliseconds, at least 1 (0 would mean no timeout).
