@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
@@ -39,7 +40,10 @@ let package = Package(
         ),
 
         // MARK: Shared pure-Swift support
-        .target(name: "IdemConcurrency"),
+        .target(
+            name: "IdemConcurrency",
+            dependencies: [.product(name: "DequeModule", package: "swift-collections")]
+        ),
 
         // MARK: Client wrappers (the only targets that import the C libraries)
         .target(

@@ -5,18 +5,23 @@
 # here and stopped at the end) and the local PostgreSQL:
 # 1. Throughput: RECORDS records (default 1,000,000) over 8 partitions, 20 % of them
 #    duplicates (the same event-id header on another partition), a one-row INSERT per
-#    distinct record, transactional mode, batches of 1,000. The mock keeps about 5 MB per
-#    partition, so `idem-bench kafka-fill` produces (at FILL_RATE, default 60,000/s at
-#    most) while idem consumes. Prints records/s from the first record produced to the
+#    distinct record, transactional mode, batches of 1,000. `idem-bench kafka-fill`
+#    produces every record first, in lz4-compressed batches (the mock keeps about 5 MB of
+#    batches per partition and drops older ones, as retention would; compressed, a
+#    million records fit), then idem starts. Prints records/s from the assignment to the
 #    last effect, the peak resident memory, and checks each effect happened once.
+#    CONCURRENT=1 produces while idem consumes instead (at FILL_RATE, default 60,000/s
+#    at most): the producer then shares the two cores with idem, and bounds its rate.
 # 2. Latency: a steady 10,000 records/s for 20 s (LAT_RATE, LAT_SECONDS) from
 #    `idem-bench kafka-paced`, batches of LAT_BATCH (1,000) or 5 ms; each effect records
 #    clock_timestamp() beside the send time in the value. Prints p50/p99/max
 #    produce-to-effect latency (COMMIT follows the effect's statement within the same
-#    batch step; offsets are committed every second).
-# BENCH_BATCH, BENCH_CONCURRENCY and BENCH_LOG_LEVEL tune the throughput run. PREFILL=1
-# produces every record before idem starts (keep RECORDS at most about 560,000, 70,000 a
-# partition, within what the mock keeps), to time idem alone on its cores.
+#    batch step; offsets are committed every second). The tables of the throughput run
+#    are vacuumed and a checkpoint is taken first. The consumer sets
+#    fetch.wait.max.ms=10 (LAT_PROPERTIES): the mock holds a fetch that finds no data
+#    for the whole fetch.wait.max.ms, even when records arrive meanwhile (a real broker
+#    answers as soon as they do), so librdkafka's 500 ms default would add up to 500 ms.
+# BENCH_BATCH, BENCH_CONCURRENCY and BENCH_LOG_LEVEL tune the throughput run.
 # Stops the services it started.
 set -euo pipefail
 
@@ -88,20 +93,17 @@ YAML
 "$BIN_DIR/idem" migrate --config "$WORK/bench.yaml" >/dev/null
 fill() {
     "$BIN_DIR/idem-bench" kafka-fill --brokers "$BROKERS" --topic bench --records "$RECORDS" --partitions 8 \
-        --rate "${FILL_RATE:-60000}" >"$WORK/fill.json"
+        --rate "${FILL_RATE:-60000}" --compression lz4 >"$WORK/fill.json"
 }
-if [[ -n "${PREFILL:-}" ]]; then
-    # All records first (keep RECORDS at most about 560,000: see below), then idem alone.
+fill_pid=
+if [[ -z "${CONCURRENT:-}" ]]; then
     FILL_RATE=0 fill
-    fill_pid=
 fi
 "$BIN_DIR/idem" run --config "$WORK/bench.yaml" 2>"$WORK/idem.log" &
 pid=$!
 until grep -q 'partitions assigned' "$WORK/idem.log" 2>/dev/null; do sleep 0.1; done
-# The mock broker keeps about 5 MB per partition and drops older records beyond that (as
-# retention would), so the records are produced while idem consumes, at FILL_RATE.
 start=$(date +%s.%N)
-if [[ -z "${PREFILL:-}" ]]; then
+if [[ -n "${CONCURRENT:-}" ]]; then
     fill &
     fill_pid=$!
 fi
@@ -121,18 +123,22 @@ echo "producer: $(cat "$WORK/fill.json")"
 rate=$(python3 -c "print(round($RECORDS / ($end - $start)))")
 steady=$(python3 -c "print(round($RECORDS / ($end - $first)))")
 echo "machine: $(nproc) cores; $RECORDS records ($DISTINCT distinct) over 8 partitions, header IDs, one-row effect"
-if [[ -n "${PREFILL:-}" ]]; then
+if [[ -z "${CONCURRENT:-}" ]]; then
     echo "idem: $rate records/s from the assignment to the last effect ($steady from the first effect; the topic was filled first); peak RSS $peak_rss; effects: $effects"
 else
     echo "idem: $rate records/s from the first record produced to the last effect ($steady from the first effect); peak RSS $peak_rss; effects: $effects"
 fi
+
+# The throughput run's million rows leave work behind (autovacuum, a checkpoint): done
+# now, so that it does not land in the latency run.
+psql_q -c "VACUUM ANALYZE kbench_effects, kbench_pm" -c "CHECKPOINT" >/dev/null
 
 cat >"$WORK/lat.yaml" <<YAML
 postgres: {url: "$PG", table: kbench_pm, pool_size: 4}
 logging: {level: info}
 consumers:
   - name: klat
-    source: {kafka: {brokers: "$BROKERS", topics: [lat], group: klat, properties: {${LAT_PROPERTIES:-}}}}
+    source: {kafka: {brokers: "$BROKERS", topics: [lat], group: klat, properties: {${LAT_PROPERTIES:-fetch.wait.max.ms: "10"}}}}
     id: [{header: event-id}]
     handler:
       sql: "INSERT INTO kbench_lat(id, sent_us, done_at) VALUES (\$1, \$2::bigint, clock_timestamp())"

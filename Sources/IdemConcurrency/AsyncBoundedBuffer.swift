@@ -1,3 +1,4 @@
+import DequeModule
 import Synchronization
 
 /// A bounded buffer between one producer and one consumer, with back-pressure both ways.
@@ -19,7 +20,7 @@ public final class AsyncBoundedBuffer<Element: Sendable>: AsyncSequence, Sendabl
     }
 
     private struct State {
-        var elements: [Element] = []
+        var elements: Deque<Element> = []
         var finished = false
         var failure: (any Error)?
         var consumer: Waiter?

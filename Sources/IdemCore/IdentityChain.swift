@@ -45,10 +45,8 @@ public struct IdentityChain: Sendable, Hashable {
     }
 
     /// SHA-256 of `bytes`, lowercase hex: the `content_hash` ID and the stored payload hash.
-    public static func sha256Hex(_ bytes: some Sequence<UInt8>) -> String {
-        var hasher = SHA256()
-        hasher.update(data: Array(bytes))
-        return UTF8Text.hex(hasher.finalize())
+    public static func sha256Hex(_ bytes: [UInt8]) -> String {
+        SHA256.hash(data: bytes).withUnsafeBytes { UTF8Text.hex($0) }
     }
 
     private struct Note: Error {

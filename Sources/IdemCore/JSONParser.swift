@@ -174,6 +174,14 @@ struct JSONParser {
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
+                if scalars.isEmpty {
+                    // No escape on the way (the common case): the run is the string.
+                    guard let text = String(validating: bytes[runStart..<index], as: UTF8.self) else {
+                        throw JSONParseError(offset: runStart, reason: "string is not valid UTF-8")
+                    }
+                    index += 1
+                    return text
+                }
                 try flushRun(index, into: &scalars)
                 index += 1
                 return String(scalars)

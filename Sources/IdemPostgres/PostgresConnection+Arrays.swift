@@ -10,23 +10,34 @@ extension PostgresConnection {
     /// Every element is quoted, with `"` and `\` escaped, so that any text (empty, with
     /// commas, braces, spaces, the word `NULL`) comes back unchanged; `nil` is SQL `NULL`.
     public static func encodeTextArray(_ values: [String?]) -> String {
-        var literal = "{"
-        literal.reserveCapacity(values.reduce(2) { $0 + ($1?.utf8.count ?? 4) + 3 })
-        for (index, value) in values.enumerated() {
-            if index > 0 { literal.append(",") }
-            guard let value else {
-                literal.append("NULL")
-                continue
+        let capacity = values.reduce(2) { $0 + ($1?.utf8.count ?? 4) + 3 }
+        // Built as UTF-8 bytes: the syntax characters are ASCII, and everything else is
+        // copied as is (UTF-8 never uses ASCII bytes inside a multi-byte character).
+        return String(unsafeUninitializedCapacity: capacity * 2) { buffer in
+            var count = 0
+            func put(_ byte: UInt8) {
+                buffer[count] = byte
+                count += 1
             }
-            literal.append("\"")
-            for character in value.unicodeScalars {
-                if character == "\"" || character == "\\" { literal.append("\\") }
-                literal.unicodeScalars.append(character)
+            put(UInt8(ascii: "{"))
+            for (index, value) in values.enumerated() {
+                if index > 0 { put(UInt8(ascii: ",")) }
+                guard var value else {
+                    for byte in "NULL".utf8 { put(byte) }
+                    continue
+                }
+                put(UInt8(ascii: "\""))
+                value.withUTF8 { bytes in
+                    for byte in bytes {
+                        if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { put(UInt8(ascii: "\\")) }
+                        put(byte)
+                    }
+                }
+                put(UInt8(ascii: "\""))
             }
-            literal.append("\"")
+            put(UInt8(ascii: "}"))
+            return count
         }
-        literal.append("}")
-        return literal
     }
 
     /// A PostgreSQL array literal of `values` (`{1,2,3}`), for `$1::bigint[]`.

@@ -40,18 +40,31 @@ final class KafkaPartitionWorker: Sendable {
         var committable: Int64?
         /// Whether the poll loop paused the partition because its buffer is full.
         var pausedForBackpressure = false
+        /// The approximate memory the buffered records take.
+        var bufferedBytes = 0
+    }
+
+    /// The approximate memory a buffered record takes: its key, value and headers, plus
+    /// a fixed overhead.
+    static func footprint(_ record: KafkaRecord) -> Int {
+        128 + (record.key?.count ?? 0) + (record.value?.count ?? 0)
+            + record.headers.reduce(0) { $0 + 32 + $1.key.utf8.count + ($1.value?.count ?? 0) }
     }
 
     let partition: KafkaTopicPartition
     /// How many records the buffer holds before the poll loop pauses the partition.
     let capacity: Int
+    /// How many bytes (``footprint(_:)``) the buffer holds before the poll loop pauses the
+    /// partition.
+    let byteCapacity: Int
     private let buffer: AsyncBoundedBuffer<Routed>
     private let state = Mutex(State())
     private let task = Mutex<Task<Void, Never>?>(nil)
 
-    init(partition: KafkaTopicPartition, capacity: Int) {
+    init(partition: KafkaTopicPartition, capacity: Int, byteCapacity: Int) {
         self.partition = partition
         self.capacity = capacity
+        self.byteCapacity = byteCapacity
         // Unbounded in effect: the poll loop pauses the partition past `capacity`, and
         // polls less while all workers together hold their share.
         self.buffer = AsyncBoundedBuffer(capacity: Int.max / 2)
@@ -64,12 +77,19 @@ final class KafkaPartitionWorker: Sendable {
 
     /// Routes records fetched for this partition.
     func route(_ records: [KafkaRecord]) {
-        let generation = self.generation
+        let bytes = records.reduce(0) { $0 + Self.footprint($1) }
+        let generation = state.withLock { state in
+            state.bufferedBytes += bytes
+            return state.generation
+        }
         buffer.append(contentsOf: records.map { Routed(generation: generation, record: $0) })
     }
 
     /// Records routed and not yet taken.
     var buffered: Int { buffer.count }
+
+    /// The approximate memory the records routed and not yet taken take.
+    var bufferedBytes: Int { state.withLock { $0.bufferedBytes } }
 
     /// After a seek: records routed before it are stale.
     func seeked(to generation: UInt64) {
@@ -79,16 +99,17 @@ final class KafkaPartitionWorker: Sendable {
     /// The next offset to commit, if any record is done.
     var committable: Int64? { state.withLock { $0.committable } }
 
-    /// Whether the buffer is over capacity (pause) or has room again (resume), with
-    /// hysteresis: a paused partition is resumed once half its capacity is free.
+    /// Whether the buffer is over capacity, in records or bytes (pause), or has room again
+    /// (resume), with hysteresis: a paused partition is resumed once half its capacity is
+    /// free.
     func backpressure() -> (pause: Bool, resume: Bool) {
         let count = buffer.count
         return state.withLock { state in
-            if !state.pausedForBackpressure && count > capacity {
+            if !state.pausedForBackpressure && (count > capacity || state.bufferedBytes > byteCapacity) {
                 state.pausedForBackpressure = true
                 return (true, false)
             }
-            if state.pausedForBackpressure && count <= capacity / 2 {
+            if state.pausedForBackpressure && count <= capacity / 2 && state.bufferedBytes <= byteCapacity / 2 {
                 state.pausedForBackpressure = false
                 return (false, true)
             }
@@ -116,7 +137,11 @@ final class KafkaPartitionWorker: Sendable {
         while true {
             guard let items = try? await buffer.nextBatch(maxCount: maxCount, maxWait: maxWait), !items.isEmpty
             else { return [] }
-            let accept = state.withLock { max($0.generation, $0.acceptFrom) }
+            let bytes = items.reduce(0) { $0 + Self.footprint($1.record) }
+            let accept = state.withLock { state in
+                state.bufferedBytes -= bytes
+                return max(state.generation, state.acceptFrom)
+            }
             let current = items.filter { $0.generation >= accept }.map(\.record)
             if !current.isEmpty { return current }
         }

@@ -72,7 +72,7 @@ final class KafkaSession: Sendable {
             // once a second, for one record, so that the group keeps this member.
             try await applyBackpressure()
             var maxRecords = 5000
-            if bufferedRecords() >= budget {
+            if overBudget() {
                 if clock.now - lastPoll < .seconds(1) {
                     try await Task.sleep(for: .milliseconds(2))
                     continue
@@ -96,15 +96,24 @@ final class KafkaSession: Sendable {
             .joined(separator: "; ")
     }
 
-    /// Records routed to the workers and not yet taken.
-    private func bufferedRecords() -> Int {
-        shared.withLock { $0.workers.values.reduce(0) { $0 + $1.buffered } }
+    /// Whether the workers together hold as many records, or as much memory, as they may:
+    /// a few batches per partition, and at most ``byteBudget``.
+    private func overBudget() -> Bool {
+        let workers = shared.withLock { Array($0.workers.values) }
+        let records = workers.reduce(0) { $0 + $1.buffered }
+        guard records < max(consumer.batch.size * 9 * max(1, workers.count), 10000) else { return true }
+        return workers.reduce(0) { $0 + $1.bufferedBytes } >= Self.byteBudget
     }
 
-    /// How many records the workers may hold: a few batches per partition.
-    private var budget: Int {
-        let partitions = max(1, shared.withLock { $0.workers.count })
-        return max(consumer.batch.size * 3 * partitions, 5000)
+    /// The most memory the records routed to the workers take before the loop polls only
+    /// to keep the group membership (records then wait in librdkafka's queue, bounded by
+    /// `queued.max.messages.kbytes`).
+    static let byteBudget = 64 << 20
+
+    /// A partition's buffer: enough batches that a partition paused for back-pressure is
+    /// resumed (and fetched again) before its worker runs dry.
+    private var partitionCapacity: (records: Int, bytes: Int) {
+        (max(consumer.batch.size * 8, 2000), 16 << 20)
     }
 
     private func route(_ records: [KafkaRecord]) {
@@ -240,7 +249,9 @@ final class KafkaSession: Sendable {
         case .assign(let partitions):
             logger.info("partitions assigned", metadata: ["partitions": "\(partitions)"])
             for partition in partitions {
-                let worker = KafkaPartitionWorker(partition: partition, capacity: max(consumer.batch.size * 2, 500))
+                let capacity = partitionCapacity
+                let worker = KafkaPartitionWorker(
+                    partition: partition, capacity: capacity.records, byteCapacity: capacity.bytes)
                 shared.withLock { $0.workers[partition] = worker }
                 worker.start { [self] worker in await self.work(worker) }
             }

@@ -31,6 +31,9 @@ struct KafkaFill: AsyncParsableCommand {
     @Option(help: "Records per second at most (0: as fast as the broker takes them).")
     var rate = 0
 
+    @Option(help: "The producer's compression.type (none, gzip, snappy, lz4, zstd).")
+    var compression = "none"
+
     func validate() throws {
         guard records > 0, partitions > 0 else { throw ValidationError("counts must be positive") }
         guard (0...0.9).contains(duplicates) else { throw ValidationError("--duplicates must be in 0...0.9") }
@@ -43,7 +46,8 @@ struct KafkaFill: AsyncParsableCommand {
         var logger = Logger(label: "idem-bench")
         logger.logLevel = .warning
         let producer = try await KafkaProducer.make(
-            bootstrapServers: brokers, configuration: ["linger.ms": "20", "batch.num.messages": "10000"],
+            bootstrapServers: brokers,
+            configuration: ["linger.ms": "20", "batch.num.messages": "10000", "compression.type": compression],
             logger: logger)
         let distinct = Int((Double(records) * (1 - duplicates)).rounded())
         let clock = ContinuousClock()

@@ -26,6 +26,9 @@ struct KafkaPaced: AsyncParsableCommand {
     @Option(help: "How long to produce, in seconds.")
     var seconds = 20
 
+    @Option(help: "The producer's linger.ms: how long it gathers records into one batch.")
+    var lingerMs = 5
+
     func validate() throws {
         guard rate > 0, seconds > 0, partitions > 0 else { throw ValidationError("values must be positive") }
     }
@@ -37,7 +40,7 @@ struct KafkaPaced: AsyncParsableCommand {
         var logger = Logger(label: "idem-bench")
         logger.logLevel = .warning
         let producer = try await KafkaProducer.make(
-            bootstrapServers: brokers, configuration: ["linger.ms": "1"], logger: logger)
+            bootstrapServers: brokers, configuration: ["linger.ms": String(lingerMs)], logger: logger)
         let total = rate * seconds
         let clock = ContinuousClock()
         let start = clock.now

@@ -16,7 +16,7 @@ struct KafkaPartitionWorkerTests {
     }
 
     @Test func pausesPastCapacityAndResumesOnceHalfIsFree() async {
-        let worker = KafkaPartitionWorker(partition: Self.partition, capacity: 4)
+        let worker = KafkaPartitionWorker(partition: Self.partition, capacity: 4, byteCapacity: 1 << 20)
         worker.route(Self.records(0...3))
         #expect(worker.backpressure() == (pause: false, resume: false), "at capacity, not past it")
         worker.route(Self.records(4...4))
@@ -29,8 +29,29 @@ struct KafkaPartitionWorkerTests {
         #expect(worker.backpressure() == (pause: false, resume: false), "resumed once")
     }
 
+    @Test func pausesPastByteCapacityAndResumesOnceHalfIsFree() async {
+        let big = KafkaRecord(
+            topic: "t", partition: 0, offset: 0, key: nil, value: Array(repeating: 7, count: 1000), headers: [],
+            timestamp: nil)
+        let size = KafkaPartitionWorker.footprint(big)
+        let worker = KafkaPartitionWorker(partition: Self.partition, capacity: 1000, byteCapacity: size * 3)
+        worker.route(
+            (Int64(0)...3).map { offset in
+                var record = big
+                record.offset = offset
+                return record
+            })
+        #expect(worker.bufferedBytes == size * 4)
+        #expect(worker.backpressure() == (pause: true, resume: false), "4 records are past 3 records' bytes")
+        #expect(await worker.nextBatch(maxCount: 2, maxWait: .zero).map(\.offset) == [0, 1])
+        #expect(worker.backpressure() == (pause: false, resume: false), "2 records left: more than half")
+        #expect(await worker.nextBatch(maxCount: 1, maxWait: .zero).map(\.offset) == [2])
+        #expect(worker.bufferedBytes == size)
+        #expect(worker.backpressure() == (pause: false, resume: true))
+    }
+
     @Test func recordsRoutedBeforeASeekAreDropped() async {
-        let worker = KafkaPartitionWorker(partition: Self.partition, capacity: 100)
+        let worker = KafkaPartitionWorker(partition: Self.partition, capacity: 100, byteCapacity: 1 << 20)
         worker.route(Self.records(10...14))
         #expect(await worker.nextBatch(maxCount: 2, maxWait: .zero).map(\.offset) == [10, 11])
         // Offset 12 failed: the worker asks for a seek back to it. What was routed before
@@ -45,7 +66,7 @@ struct KafkaPartitionWorkerTests {
     }
 
     @Test func stoppingEndsTheWorkersBatches() async {
-        let worker = KafkaPartitionWorker(partition: Self.partition, capacity: 100)
+        let worker = KafkaPartitionWorker(partition: Self.partition, capacity: 100, byteCapacity: 1 << 20)
         let taken = Taken()
         worker.start { worker in
             while true {

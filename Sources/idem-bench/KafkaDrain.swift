@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import IdemKafka
+import Logging
+
+/// Reads a topic as fast as a bare consumer can, doing nothing with the records: the
+/// ceiling the broker (and the client) set for any consumer on this machine.
+struct KafkaDrain: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kafka-drain",
+        abstract: "Consume --records records of a topic in a new group, doing nothing with them; print records/s.")
+
+    @Option(help: "Kafka bootstrap servers (default: $IDEM_TEST_KAFKA_BROKERS).")
+    var brokers: String?
+
+    @Option(help: "The topic.")
+    var topic: String
+
+    @Option(help: "Records to read before stopping.")
+    var records: Int
+
+    @Option(help: "The most records one poll returns.")
+    var pollSize = 5000
+
+    @Option(
+        name: .customLong("property"),
+        help: "A librdkafka consumer property NAME=VALUE (repeatable).")
+    var properties: [String] = []
+
+    @Flag(help: "Values are kafka-paced's {\"sent_us\": …}: report produce-to-poll latency percentiles.")
+    var latency = false
+
+    func validate() throws {
+        guard records > 0, pollSize > 0 else { throw ValidationError("counts must be positive") }
+        for property in properties where !property.contains("=") {
+            throw ValidationError("--property \(property): expected NAME=VALUE")
+        }
+    }
+
+    func run() async throws {
+        guard let brokers = brokers ?? ProcessInfo.processInfo.environment["IDEM_TEST_KAFKA_BROKERS"] else {
+            throw ValidationError("give --brokers or set IDEM_TEST_KAFKA_BROKERS")
+        }
+        var logger = Logger(label: "idem-bench")
+        logger.logLevel = .warning
+        var configuration: [String: String] = [:]
+        for property in properties {
+            let parts = property.split(separator: "=", maxSplits: 1)
+            configuration[String(parts[0])] = String(parts[1])
+        }
+        let consumer = try await KafkaConsumer.make(
+            bootstrapServers: brokers, groupId: "idem-bench-drain-\(UUID().uuidString)",
+            configuration: configuration, logger: logger)
+        try await consumer.subscribe(topics: [topic])
+        let clock = ContinuousClock()
+        var start: ContinuousClock.Instant?
+        var seen = 0
+        var latencies: [Double] = []
+        while seen < records {
+            let result = try await consumer.poll(maxRecords: pollSize, timeout: .seconds(1))
+            if start == nil, !result.records.isEmpty { start = clock.now }
+            seen += result.records.count
+            if latency {
+                let now = Date().timeIntervalSince1970 * 1_000_000
+                for record in result.records {
+                    if let object = try? JSONSerialization.jsonObject(with: Data(record.value ?? [])) as? [String: Any],
+                        let sent = object["sent_us"] as? NSNumber
+                    {
+                        latencies.append((now - sent.doubleValue) / 1000)
+                    }
+                }
+            }
+            if let rebalance = result.rebalance { try await consumer.completeRebalance(rebalance) }
+        }
+        let seconds = (clock.now - (start ?? clock.now)) / .seconds(1)
+        await consumer.close()
+        if latency, !latencies.isEmpty {
+            latencies.sort()
+            func percentile(_ p: Double) -> String {
+                String(format: "%.1f", latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))])
+            }
+            print("produce-to-poll ms: p50 \(percentile(0.5)), p99 \(percentile(0.99)), max \(percentile(1))")
+        }
+        print(
+            #"{"records": \#(seen), "seconds": \#(String(format: "%.2f", seconds)), "per_second": \#(Int(Double(seen) / seconds))}"#
+        )
+    }
+}
