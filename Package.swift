@@ -12,6 +12,13 @@ let package = Package(
         .library(name: "IdemCore", targets: ["IdemCore"]),
         .library(name: "IdemConfig", targets: ["IdemConfig"]),
         .library(name: "IdemRuntime", targets: ["IdemRuntime"]),
+        // The embedding API: `IdemCommandLine.main(handlers:)` with your Swift handlers.
+        .library(name: "IdemCLI", targets: ["IdemCLI"]),
+        // The C ABI of `plugin` handlers: the header a plugin includes.
+        .library(name: "CIdemPlugin", targets: ["CIdemPlugin"]),
+        // Example plugins, loaded by the tests and shown in the docs.
+        .library(name: "IdemExamplePluginC", type: .dynamic, targets: ["IdemExamplePluginC"]),
+        .library(name: "IdemExamplePluginSwift", type: .dynamic, targets: ["IdemExamplePluginSwift"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -68,6 +75,22 @@ let package = Package(
             ]
         ),
 
+        // MARK: Handler plugins: the C ABI, the exec and plugin handlers, examples
+        .target(name: "CIdemPlugin"),
+        .target(
+            name: "IdemExec",
+            dependencies: ["IdemCore", "IdemConcurrency", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "IdemPlugins",
+            dependencies: [
+                "IdemCore", "IdemConcurrency", "CIdemPlugin", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "IdemExamplePluginC", dependencies: ["CIdemPlugin"], path: "Examples/Plugins/CExample"),
+        .target(
+            name: "IdemExamplePluginSwift", dependencies: ["CIdemPlugin"], path: "Examples/Plugins/SwiftExample"),
+
         // MARK: Core: no C, no broker types
         .target(
             name: "IdemCore",
@@ -82,19 +105,26 @@ let package = Package(
         .target(
             name: "IdemRuntime",
             dependencies: [
-                "IdemCore", "IdemConfig", "IdemPostgres", "IdemAMQP", "IdemKafka",
+                "IdemCore", "IdemConfig", "IdemPostgres", "IdemAMQP", "IdemKafka", "IdemExec", "IdemPlugins",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .executableTarget(
-            name: "idem",
+        .target(
+            name: "IdemCLI",
             dependencies: [
                 "IdemCore", "IdemConfig", "IdemRuntime", "IdemAMQP", "IdemKafka",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        .executableTarget(name: "idem", dependencies: ["IdemCLI"]),
+        // A program embedding idem with its own Swift handler (built and tested by CI).
+        .executableTarget(
+            name: "idem-embedded-example",
+            dependencies: ["IdemCLI", "IdemCore"],
+            path: "Examples/EmbeddedWorker"
         ),
         .executableTarget(
             name: "idem-kafka-mock",
@@ -149,6 +179,21 @@ let package = Package(
             name: "IdemAMQPConsumerTests",
             dependencies: [
                 "idem", "IdemAMQP", "IdemPostgres", "IdemTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "IdemExecTests",
+            dependencies: ["IdemExec", "IdemCore", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "IdemPluginTests",
+            dependencies: ["IdemPlugins", "IdemCore", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "IdemHandlerEndToEndTests",
+            dependencies: [
+                "idem", "idem-embedded-example", "IdemAMQP", "IdemPostgres", "IdemTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -6,6 +6,9 @@ public struct HandlerConfig: Sendable, Hashable {
     public var kind: Kind
     /// How long one message may take; a timeout counts as a transient failure.
     public var timeout: Duration
+    /// How many messages the handler may work on at once (`concurrency`), when given;
+    /// otherwise ``effectiveConcurrency`` picks one for the kind.
+    public var concurrency: Int?
 
     /// The handler kinds of DESIGN.md.
     public enum Kind: Sendable, Hashable {
@@ -30,9 +33,22 @@ public struct HandlerConfig: Sendable, Hashable {
     }
 
     /// Creates a handler configuration; the default timeout is 30 s.
-    public init(kind: Kind, timeout: Duration = .seconds(30)) {
+    public init(kind: Kind, timeout: Duration = .seconds(30), concurrency: Int? = nil) {
         self.kind = kind
         self.timeout = timeout
+        self.concurrency = concurrency
+    }
+
+    /// How many messages the handler works on at once: `concurrency` when given; for an
+    /// exec handler, its processes × in-flight requests; for a plugin, 4 (each concurrent
+    /// call has a thread of its own); otherwise 16.
+    public var effectiveConcurrency: Int {
+        if let concurrency { return concurrency }
+        switch kind {
+        case .exec(let settings): return settings.processes * settings.inFlight
+        case .plugin: return 4
+        case .sql, .swift: return 16
+        }
     }
 }
 

@@ -112,7 +112,14 @@ enum WorkerConfigDecoding {
             identity = source.map { IdentityChain($0.kind == .amqp ? [.messageId] : [.offset]) }
         }
         let handler = map.required("handler", what: "sql:, exec:, plugin: or swift:").flatMap(handlerConfig)
-        let dedup = map["dedup"].map(dedupSettings) ?? DedupSettings()
+        // Handlers that run outside the dedup transaction (exec, plugin) default to lease
+        // mode: their effects leave PostgreSQL (DESIGN.md).
+        let defaultMode: DedupMode
+        switch handler?.kind {
+        case .exec, .plugin: defaultMode = .lease
+        default: defaultMode = .transactional
+        }
+        let dedup = map["dedup"].map { dedupSettings($0, defaultMode: defaultMode) } ?? DedupSettings(mode: defaultMode)
         let retry = map["retry"].map(retryPolicy) ?? RetryPolicy.default
         let concurrency = map["concurrency"].map { $0.int(in: 1...1024) } ?? 4
         let batch = map["batch"].map(batchSettings) ?? BatchSettings()
@@ -292,7 +299,7 @@ enum WorkerConfigDecoding {
         let ownKeys: [String: [String]] = [
             "sql": ["params"], "exec": ["processes", "in_flight", "env"], "plugin": ["config"], "swift": [],
         ]
-        let allKeys = kindKeys + ["timeout", "params", "processes", "in_flight", "env", "config"]
+        let allKeys = kindKeys + ["timeout", "concurrency", "params", "processes", "in_flight", "env", "config"]
         guard let map = value.mapping(keys: allKeys) else { return nil }
         let present = kindKeys.filter { map.has($0) }
         guard present.count == 1, let kind = present.first else {
@@ -321,8 +328,10 @@ enum WorkerConfigDecoding {
         default:
             decoded = map["swift"]?.string().map { .swift(name: $0) }
         }
+        let concurrency = map["concurrency"].map { $0.int(in: 1...4096) }
+        if case .some(.none) = concurrency { return nil }
         guard valid, let decoded, let timeout else { return nil }
-        return HandlerConfig(kind: decoded, timeout: timeout)
+        return HandlerConfig(kind: decoded, timeout: timeout, concurrency: concurrency ?? nil)
     }
 
     static func sqlHandler(_ map: ConfigMapping) -> HandlerConfig.Kind? {
@@ -411,9 +420,9 @@ enum WorkerConfigDecoding {
 
     // MARK: policies
 
-    static func dedupSettings(_ value: ConfigValue) -> DedupSettings? {
+    static func dedupSettings(_ value: ConfigValue, defaultMode: DedupMode) -> DedupSettings? {
         guard let map = value.mapping(keys: ["mode", "lease", "on_payload_conflict", "retention"]) else { return nil }
-        var settings = DedupSettings()
+        var settings = DedupSettings(mode: defaultMode)
         if let mode = map["mode"]?.oneOf(DedupMode.self) { settings.mode = mode }
         if let lease = map["lease"]?.duration(atLeast: .seconds(1)) { settings.lease = lease }
         if let action = map["on_payload_conflict"]?.oneOf(PayloadConflictAction.self) {

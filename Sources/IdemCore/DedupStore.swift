@@ -29,6 +29,12 @@ public protocol DedupStore: Sendable {
         consumer: String, id: MessageID, fence: Int64, lastError: String, final: Bool
     ) async throws(DedupStoreError) -> Bool
 
+    /// Ends several lease-mode claims in one round trip. Each row is updated only while it
+    /// is still `processing` under the outcome's fence; returns the IDs updated (an ID
+    /// missing from the result was taken over by another worker: its completion is
+    /// refused).
+    func finishLeases(consumer: String, _ outcomes: [LeaseOutcome]) async throws(DedupStoreError) -> Set<String>
+
     /// When each of `ids` was first seen (its row created), in seconds since the Unix epoch,
     /// by ID text; IDs without a row are left out. Dead letters carry it as
     /// `x-idem-first-seen`.

@@ -134,7 +134,9 @@ public struct AMQPConsumerService: Service {
     /// Takes batches from the stream and runs up to `consumer.concurrency` of them at once,
     /// until a graceful shutdown or the first failure; then waits for those in flight.
     private func dispatch(_ session: AMQPSession) async -> DispatchEnd {
-        let processor = BatchProcessor(consumer: consumer, store: store, handler: handler, logger: logger)
+        let processor = BatchProcessor(
+            consumer: consumer, store: store, handler: handler, logger: logger,
+            handlerConcurrency: consumer.handler.effectiveConcurrency)
         return await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
             var end = DispatchEnd.shutdown

@@ -1,4 +1,5 @@
 import Foundation
+import IdemConcurrency
 import IdemConfig
 import IdemCore
 import Logging
@@ -14,6 +15,9 @@ struct BatchProcessor: Sendable {
     let store: any DedupStore
     let handler: any MessageHandler
     let logger: Logger
+    /// Lease mode: how many handler calls of a batch run at once (order-keeping batches run
+    /// one at a time).
+    var handlerConcurrency = 16
 
     /// What happens to one message.
     struct Decision: Sendable {
@@ -35,6 +39,7 @@ struct BatchProcessor: Sendable {
     /// messages after it are decided as retries that used no attempt, and took no effect.
     func process(_ messages: [Message], keepOrder: Bool = false) async -> [Decision] {
         if offsetMode { return await processOffsets(messages) }
+        if consumer.dedup.mode == .lease { return await processLeases(messages, keepOrder: keepOrder) }
         let now = UInt64(Date().timeIntervalSince1970)
         var events = [ProcessingEvent?](repeating: nil, count: messages.count)
         var ids = [MessageID?](repeating: nil, count: messages.count)
@@ -76,6 +81,152 @@ struct BatchProcessor: Sendable {
         }
         await fillFirstSeen(&decisions)
         return decisions
+    }
+
+    /// Lease mode (DESIGN.md): claim the batch's IDs as `processing` under a lease, run the
+    /// handler for each claimed message outside any transaction (with its ID and fence),
+    /// then end every claim in one round trip. A completion refused because another worker
+    /// took the row over counts as a live lease: the message comes back later, and finds
+    /// the row done.
+    private func processLeases(_ messages: [Message], keepOrder: Bool) async -> [Decision] {
+        let now = UInt64(Date().timeIntervalSince1970)
+        var events = [ProcessingEvent?](repeating: nil, count: messages.count)
+        var ids = [MessageID?](repeating: nil, count: messages.count)
+        var requests: [ClaimRequest] = []
+        var requestIndexes: [Int] = []
+        for (index, message) in messages.enumerated() {
+            if message.body.count > consumer.maxBodyBytes {
+                events[index] = .poison(.bodyTooLarge(size: message.body.count, limit: consumer.maxBodyBytes))
+                continue
+            }
+            switch consumer.identity.derive(message) {
+            case .poison(let reason):
+                events[index] = .poison(reason)
+            case .identified(let id):
+                ids[index] = id
+                requests.append(ClaimRequest(message: message, id: id))
+                requestIndexes.append(index)
+            }
+        }
+        if !requests.isEmpty {
+            let leaseEvents = await runLeases(requests, keepOrder: keepOrder)
+            for (position, event) in leaseEvents.enumerated() { events[requestIndexes[position]] = event }
+        }
+        let policy = consumer.outcomePolicy
+        var decisions = (0..<messages.count).map { index in
+            Decision(id: ids[index], event: events[index]!, disposition: policy.decide(events[index]!), firstSeen: now)
+        }
+        await fillFirstSeen(&decisions)
+        return decisions
+    }
+
+    /// Claims, handles and ends the leases of `requests`; an event per request.
+    private func runLeases(_ requests: [ClaimRequest], keepOrder: Bool) async -> [ProcessingEvent] {
+        let claims: [ClaimResult]
+        do {
+            claims = try await store.claimLeases(consumer: consumer.name, requests, lease: consumer.dedup.lease)
+        } catch {
+            return Array(repeating: ProcessingEvent(error), count: requests.count)
+        }
+        var events: [ProcessingEvent?] = requests.indices.map { position in
+            if case .claimed = claims[position] { return nil }
+            return ProcessingEvent(unclaimed: claims[position], receivedHash: requests[position].payloadHash)
+        }
+        var results: [Int: HandlerResult] = [:]
+        let claimed: [(position: Int, attempt: Int, fence: Int64)] = claims.enumerated().compactMap { position, claim in
+            guard case .claimed(let attempt, let fence) = claim else { return nil }
+            return (position, attempt, fence)
+        }
+        let maxAttempts = consumer.retry.maxAttempts
+        if keepOrder {
+            // One at a time, in order; the first message that will be retried ends the run,
+            // and the claims after it are released untouched.
+            var stopAt = requests.count
+            for (position, event) in events.enumerated() {
+                if let event, case .retry = consumer.outcomePolicy.decide(event) {
+                    stopAt = position
+                    break
+                }
+            }
+            for entry in claimed where entry.position < stopAt {
+                let result = await invoke(requests[entry.position], attempt: entry.attempt, fence: entry.fence)
+                results[entry.position] = result
+                if case .retry = result, entry.attempt < maxAttempts {
+                    stopAt = entry.position
+                    break
+                }
+            }
+            for (position, event) in events.enumerated() where position > stopAt && event != nil {
+                // Decided without the handler but after the message being retried: it
+                // waits its turn too.
+                if case .retry = consumer.outcomePolicy.decide(event!) { continue }
+                events[position] = .deferred
+            }
+        } else {
+            let permits = AsyncSemaphore(permits: max(1, handlerConcurrency))
+            await withTaskGroup(of: (Int, HandlerResult).self) { group in
+                for entry in claimed {
+                    await permits.acquire()
+                    let request = requests[entry.position]
+                    group.addTask {
+                        defer { permits.release() }
+                        return (entry.position, await invoke(request, attempt: entry.attempt, fence: entry.fence))
+                    }
+                }
+                for await (position, result) in group { results[position] = result }
+            }
+        }
+        var outcomes: [LeaseOutcome] = []
+        for entry in claimed {
+            let id = requests[entry.position].id
+            switch results[entry.position] {
+            case nil:
+                outcomes.append(LeaseOutcome(id: id, fence: entry.fence, status: .released))
+            case .success:
+                outcomes.append(LeaseOutcome(id: id, fence: entry.fence, status: .done))
+            case .retry(let reason):
+                let status: LeaseOutcome.Status = entry.attempt >= maxAttempts ? .dead : .failed
+                outcomes.append(LeaseOutcome(id: id, fence: entry.fence, status: status, error: reason))
+            case .reject(let reason):
+                outcomes.append(LeaseOutcome(id: id, fence: entry.fence, status: .dead, error: reason))
+            }
+        }
+        let finished: Set<String>
+        do {
+            finished = try await store.finishLeases(consumer: consumer.name, outcomes)
+        } catch {
+            // The effects happened but their rows still read `processing`: the messages
+            // stay unacknowledged, and their redeliveries wait for the lease.
+            logger.warning("could not record the handler's outcomes: \(error)")
+            return Array(repeating: ProcessingEvent(error), count: requests.count)
+        }
+        for entry in claimed {
+            let id = requests[entry.position].id
+            guard let result = results[entry.position] else {
+                events[entry.position] = .deferred
+                continue
+            }
+            if finished.contains(id.value) {
+                events[entry.position] = .handled(result, attempt: entry.attempt)
+            } else {
+                logger.warning(
+                    "another worker took the message over while it was handled: its outcome is not recorded",
+                    metadata: ["id": .string(id.value), "fence": "\(entry.fence)"])
+                events[entry.position] = .heldByLiveLease(remaining: nil)
+            }
+        }
+        return events.map { $0! }
+    }
+
+    /// Runs the handler for one claimed message; a thrown error is a transient failure.
+    private func invoke(_ request: ClaimRequest, attempt: Int, fence: Int64) async -> HandlerResult {
+        let context = HandlerContext(
+            consumer: consumer.name, id: request.id, fence: fence, attempt: attempt, transaction: nil)
+        do {
+            return try await handler.handle(request.message, context: context)
+        } catch {
+            return .retry(String(describing: error))
+        }
     }
 
     /// Whether the consumer is keyed by Kafka offsets: dedup by the partition's stored next

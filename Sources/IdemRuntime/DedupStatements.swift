@@ -123,6 +123,22 @@ struct DedupStatements: Sendable {
         """
     }
 
+    /// Ends lease claims: `$1` consumer, `$2` IDs, `$3` fences, `$4` outcomes (`done`,
+    /// `failed`, `dead`, or `released`: back to claimable without counting the attempt),
+    /// `$5` errors. Only rows still `processing` under their claim's fence change.
+    var finishLeases: String {
+        """
+        UPDATE \(table.quoted) AS p
+        SET status = CASE u.st WHEN 'released' THEN 'failed' ELSE u.st END,
+            attempts = p.attempts - (u.st = 'released')::integer,
+            last_error = CASE WHEN u.st IN ('failed', 'dead') THEN u.err ELSE p.last_error END,
+            locked_until = NULL, updated_at = now()
+        FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[]) AS u(id, fence, st, err)
+        WHERE p.consumer = $1 AND p.message_id = u.id AND p.fence = u.fence AND p.status = 'processing'
+        RETURNING p.message_id
+        """
+    }
+
     /// Retention: `$1` consumer, `$2` age in seconds, `$3` batch size.
     var deleteExpired: String {
         """

@@ -87,7 +87,9 @@ public struct KafkaConsumerService: Service {
             metadata: ["topics": .string(source.topics.joined(separator: ",")), "group": .string(source.group)])
         let session = KafkaSession(
             service: self, kafka: kafka, producer: producer,
-            processor: BatchProcessor(consumer: consumer, store: store, handler: handler, logger: logger),
+            processor: BatchProcessor(
+                consumer: consumer, store: store, handler: handler, logger: logger,
+                handlerConcurrency: consumer.handler.effectiveConcurrency),
             permits: AsyncSemaphore(permits: consumer.concurrency))
         var failure: (any Error)?
         do {

@@ -237,12 +237,12 @@ public struct PostgresDedupStore: DedupStore {
         var results = [ClaimResult?](repeating: nil, count: requests.count)
         var first: [String: Int] = [:]
         var unique: [Int] = []
-        for (index, request) in requests.enumerated() {
-            if first[request.id.value] != nil {
-                // Another copy in this batch takes the lease; this one waits for it.
-                results[index] = .held(remaining: lease)
+        var copies: [(index: Int, first: Int)] = []
+        for index in requests.indices {
+            if let earlier = first[requests[index].id.value] {
+                copies.append((index, earlier))
             } else {
-                first[request.id.value] = index
+                first[requests[index].id.value] = index
                 unique.append(index)
             }
         }
@@ -271,6 +271,18 @@ public struct PostgresDedupStore: DedupStore {
                 results[index] = Self.notClaimedResult(lookup[request.id.value], request: request)
             }
         }
+        for copy in copies {
+            switch results[copy.first]! {
+            case .claimed:
+                // The first copy in this batch took the lease; this one waits for it.
+                results[copy.index] = .held(remaining: lease)
+            case .duplicate, .payloadConflict:
+                results[copy.index] = Self.notClaimedResult(
+                    lookup[requests[copy.index].id.value], request: requests[copy.index])
+            case let other:
+                results[copy.index] = other
+            }
+        }
         return results.map { $0! }
     }
 
@@ -283,6 +295,29 @@ public struct PostgresDedupStore: DedupStore {
     ) async throws(DedupStoreError) -> Bool {
         try await updateOne(
             sql.recordFailure, [consumer, id.value, String(fence), lastError, final ? "dead" : "failed"])
+    }
+
+    public func finishLeases(consumer: String, _ outcomes: [LeaseOutcome]) async throws(DedupStoreError) -> Set<String>
+    {
+        guard !outcomes.isEmpty else { return [] }
+        // In ID order, as claims take rows, so that concurrent batches cannot deadlock.
+        let sorted = outcomes.sorted { $0.id < $1.id }
+        let rows: PostgresRows
+        do {
+            rows = try await pool.withConnection { connection in
+                try await connection.query(
+                    sql.finishLeases,
+                    [
+                        consumer, PostgresConnection.encodeTextArray(sorted.map(\.id.value)),
+                        PostgresConnection.encodeInt64Array(sorted.map(\.fence)),
+                        PostgresConnection.encodeTextArray(sorted.map(\.status.rawValue)),
+                        PostgresConnection.encodeTextArray(sorted.map { $0.error.map(Self.truncated) }),
+                    ])
+            }
+        } catch {
+            throw Self.storeError(error)
+        }
+        return Set(rows.rows.compactMap { $0.first ?? nil })
     }
 
     public func firstSeen(consumer: String, ids: [MessageID]) async throws(DedupStoreError) -> [String: UInt64] {

@@ -11,22 +11,31 @@ public struct WorkerRuntime: Sendable {
     /// The configuration it runs.
     public let config: WorkerConfig
     private let logger: Logger
+    private let handlers: HandlerRegistry
 
-    /// Creates the runtime for `config`.
-    public init(config: WorkerConfig, logger: Logger) {
+    /// Creates the runtime for `config`; `handlers` are the Swift handlers a consumer may
+    /// name with `handler: {swift: NAME}`.
+    public init(config: WorkerConfig, logger: Logger, handlers: HandlerRegistry = HandlerRegistry()) {
         self.config = config
         self.logger = logger
+        self.handlers = handlers
     }
 
-    /// The consumers this build cannot run, each with the reason.
-    public var unavailableConsumers: [(name: String, reason: String)] {
-        config.consumers.compactMap { consumer in
-            FeatureAvailability.unavailableReason(consumer).map { (consumer.name, $0) }
+    /// What keeps each consumer's handler from being built (a Swift handler not registered,
+    /// an exec command not found, a plugin that does not load), for `idem check-config`.
+    public func handlerProblems() async -> [HandlerSetupError] {
+        var problems: [HandlerSetupError] = []
+        for consumer in config.consumers {
+            if let message = await HandlerFactory.problem(consumer, registry: handlers, logger: logger) {
+                problems.append(HandlerSetupError(consumer: consumer.name, message: message))
+            }
         }
+        return problems
     }
 
-    /// Builds the service group. `gracePeriod` overrides the configured one.
-    public func makeServiceGroup(gracePeriod: Duration? = nil) -> ServiceGroup {
+    /// Builds the service group around prepared handlers. `gracePeriod` overrides the
+    /// configured one.
+    func makeServiceGroup(handlers: [String: any MessageHandler], gracePeriod: Duration? = nil) -> ServiceGroup {
         let pool = PostgresPool(
             url: config.postgres.url, size: config.postgres.poolSize, connectTimeout: config.postgres.connectTimeout,
             logger: logger)
@@ -43,7 +52,8 @@ public struct WorkerRuntime: Sendable {
             ]
             + config.consumers.map { consumer in
                 ServiceGroupConfiguration.ServiceConfiguration(
-                    service: consumerService(consumer, store: store, readiness: readiness),
+                    service: consumerService(
+                        consumer, handler: handlers[consumer.name]!, store: store, readiness: readiness),
                     successTerminationBehavior: .ignore,
                     failureTerminationBehavior: .gracefullyShutdownGroup)
             }
@@ -54,14 +64,10 @@ public struct WorkerRuntime: Sendable {
         return ServiceGroup(configuration: configuration)
     }
 
-    /// The service that runs `consumer`: its adapter when this build has one for its source
-    /// and handler, or a placeholder that says what is missing.
+    /// The service that runs `consumer`: the adapter for its source.
     private func consumerService(
-        _ consumer: ConsumerConfig, store: any DedupStore, readiness: StoreReadiness
+        _ consumer: ConsumerConfig, handler: any MessageHandler, store: any DedupStore, readiness: StoreReadiness
     ) -> any Service {
-        guard FeatureAvailability.unavailableReason(consumer) == nil, let handler = Self.handler(for: consumer) else {
-            return ConsumerService(config: consumer, logger: logger)
-        }
         switch consumer.source {
         case .amqp(let source):
             return AMQPConsumerService(
@@ -74,15 +80,6 @@ public struct WorkerRuntime: Sendable {
         }
     }
 
-    /// The handler a consumer's configuration names, when this build can run it.
-    static func handler(for consumer: ConsumerConfig) -> (any MessageHandler)? {
-        switch consumer.handler.kind {
-        case .sql(let statement, let parameters):
-            return SQLHandler(sql: statement, parameters: parameters, timeout: consumer.handler.timeout)
-        case .exec, .plugin, .swift: return nil
-        }
-    }
-
     /// Runs until a shutdown signal, then stops within the grace period.
     public func run(gracePeriod: Duration? = nil) async throws {
         logger.info(
@@ -91,7 +88,22 @@ public struct WorkerRuntime: Sendable {
                 "config": .string(config.file),
                 "consumers": .string(config.consumers.map(\.name).joined(separator: ",")),
             ])
-        try await makeServiceGroup(gracePeriod: gracePeriod).run()
+        var prepared: [String: HandlerFactory.Prepared] = [:]
+        do {
+            for consumer in config.consumers {
+                prepared[consumer.name] = try await HandlerFactory.make(consumer, registry: handlers, logger: logger)
+            }
+        } catch {
+            for handler in prepared.values { await handler.close() }
+            throw error
+        }
+        do {
+            try await makeServiceGroup(handlers: prepared.mapValues(\.handler), gracePeriod: gracePeriod).run()
+        } catch {
+            for handler in prepared.values { await handler.close() }
+            throw error
+        }
+        for handler in prepared.values { await handler.close() }
         logger.info("idem stopped")
     }
 }

@@ -214,6 +214,36 @@ struct ConfigLoaderTests {
                 == .plugin(path: "/lib/x.so", config: #"{"a":[1,"two",true],"b":{"c":null}}"#))
     }
 
+    @Test func handlersOutsideTheTransactionDefaultToLeaseMode() throws {
+        let sqlBlock = "      sql: \"INSERT INTO effects(id) VALUES ($1)\"\n      params: [id]"
+        #expect(try load(minimal).consumers[0].dedup.mode == .transactional)
+        let exec = minimal.replacingOccurrences(of: sqlBlock, with: "      exec: [python3, handler.py]")
+        #expect(try load(exec).consumers[0].dedup.mode == .lease)
+        let plugin = minimal.replacingOccurrences(of: sqlBlock, with: "      plugin: /lib/x.so")
+        #expect(try load(plugin).consumers[0].dedup.mode == .lease)
+        let pluginWithLeaseTime = minimal.replacingOccurrences(
+            of: sqlBlock, with: "      plugin: /lib/x.so\n    dedup: {lease: 2m}")
+        #expect(try load(pluginWithLeaseTime).consumers[0].dedup.mode == .lease)
+        let explicit = minimal.replacingOccurrences(
+            of: sqlBlock, with: "      exec: [python3, handler.py]\n    dedup: {mode: transactional}")
+        #expect(try load(explicit).consumers[0].dedup.mode == .transactional)
+        let swift = minimal.replacingOccurrences(of: sqlBlock, with: "      swift: record-order")
+        #expect(try load(swift).consumers[0].dedup.mode == .transactional)
+    }
+
+    @Test func handlerConcurrency() throws {
+        let sqlBlock = "      sql: \"INSERT INTO effects(id) VALUES ($1)\"\n      params: [id]"
+        let exec = minimal.replacingOccurrences(
+            of: sqlBlock, with: "      exec: [python3, handler.py]\n      processes: 3\n      in_flight: 8")
+        #expect(try load(exec).consumers[0].handler.effectiveConcurrency == 24)
+        let given = minimal.replacingOccurrences(
+            of: sqlBlock, with: "      exec: [python3, handler.py]\n      concurrency: 5")
+        #expect(try load(given).consumers[0].handler.effectiveConcurrency == 5)
+        let bad = minimal.replacingOccurrences(of: sqlBlock, with: "      swift: x\n      concurrency: 0")
+        let found = issues(bad).first
+        #expect(found?.path.description.hasSuffix("handler.concurrency") == true, "\(String(describing: found))")
+    }
+
     @Test func durationsAndSizes() throws {
         #expect(DurationParser.parse("250ms") == .milliseconds(250))
         #expect(DurationParser.parse("1.5s") == .milliseconds(1500))

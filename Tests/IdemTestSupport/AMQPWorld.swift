@@ -48,9 +48,10 @@ public struct AMQPWorld {
     public func config(
         id: String = "[message_id]", sql: String? = nil, params: String = "[id, body]", retry: String = "{}",
         batch: String = "{size: 50, max_wait: 20ms}", concurrency: Int = 4, prefetch: Int = 100,
-        deadLetterExchange: String? = nil
+        deadLetterExchange: String? = nil, handler: String? = nil, dedup: String = "{}"
     ) throws -> URL {
         let statement = sql ?? "INSERT INTO \(effects)(id, body) VALUES ($1, $2)"
+        let handlerBlock = handler ?? "{sql: \"\(statement)\", params: \(params)}"
         return try IdemProcess.temporaryFile(
             """
             postgres:
@@ -68,9 +69,8 @@ public struct AMQPWorld {
                     declare: true
                     dead_letter_exchange: "\(deadLetterExchange ?? "")"
                 id: \(id)
-                handler:
-                  sql: "\(statement)"
-                  params: \(params)
+                handler: \(handlerBlock)
+                dedup: \(dedup)
                 retry: \(retry)
                 batch: \(batch)
                 concurrency: \(concurrency)
@@ -157,10 +157,12 @@ public final class WorkerProcess: @unchecked Sendable {
     /// The worker's log file.
     public let log: URL
 
-    public init(config: URL) throws {
+    /// Starts `binary run --config config` (the `idem` binary unless another is given, such
+    /// as a program embedding idem).
+    public init(config: URL, binary: URL = IdemProcess.binary) throws {
         log = FileManager.default.temporaryDirectory.appendingPathComponent("idem-worker-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        process.executableURL = IdemProcess.binary
+        process.executableURL = binary
         process.arguments = ["run", "--config", config.path]
         process.standardError = try FileHandle(forWritingTo: log)
         process.standardOutput = FileHandle.nullDevice

@@ -5,14 +5,19 @@ public struct IdemProcess {
     /// The `idem` binary beside the test bundle, or `$IDEM_BINARY`.
     public static var binary: URL {
         if let path = ProcessInfo.processInfo.environment["IDEM_BINARY"] { return URL(fileURLWithPath: path) }
+        return builtProduct("idem")
+    }
+
+    /// A file the build put beside the test bundle (an executable, a plugin library).
+    public static func builtProduct(_ name: String) -> URL {
         var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         // The bundle may be a directory (…/idemPackageTests.xctest/…) on some toolchains.
-        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("idem").path),
+        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path),
             directory.path != "/"
         {
             directory.deleteLastPathComponent()
         }
-        return directory.appendingPathComponent("idem")
+        return directory.appendingPathComponent(name)
     }
 
     /// How a run ended.

@@ -2,6 +2,7 @@ import ArgumentParser
 import IdemConfig
 import IdemCore
 import IdemRuntime
+import Logging
 
 /// `idem check-config FILE`: validates a configuration without connecting to anything.
 struct CheckConfig: AsyncParsableCommand {
@@ -30,14 +31,15 @@ struct CheckConfig: AsyncParsableCommand {
                 "  consumer \(consumer.name): \(consumer.source.summary); id \(ids); handler \(consumer.handler.kind.name); dedup \(consumer.dedup.mode.rawValue); up to \(consumer.retry.maxAttempts) attempts"
             )
         }
+        var logger = Logger(label: "idem")
+        logger.logLevel = .error
+        let problems = await WorkerRuntime(config: config, logger: logger, handlers: RegisteredHandlers.current)
+            .handlerProblems()
+        guard problems.isEmpty else {
+            throw CLIFailure.config(problems.map { "\(path): \($0)" }.joined(separator: "\n"))
+        }
         print(lines.joined(separator: "\n"))
-        let warnings =
-            ConfigWarnings.warnings(for: config)
-            + config.consumers.compactMap { consumer in
-                FeatureAvailability.unavailableReason(consumer).map {
-                    "consumers.\(consumer.name): \($0); `idem run` will not start this consumer"
-                }
-            }
+        let warnings = ConfigWarnings.warnings(for: config)
         for warning in warnings {
             printError("warning: \(warning)")
         }

@@ -28,9 +28,12 @@ struct Run: AsyncParsableCommand {
         let config = try options.load()
         LogSetup.bootstrap(config.logging)
         let logger = Logger(label: "idem")
-        let runtime = WorkerRuntime(config: config, logger: logger)
+        let runtime = WorkerRuntime(config: config, logger: logger, handlers: RegisteredHandlers.current)
         do {
             try await runtime.run(gracePeriod: gracePeriod.flatMap(DurationParser.parse))
+        } catch let error as HandlerSetupError {
+            logger.critical("idem could not start: \(error)")
+            throw CLIFailure.config("\(options.config): \(error)")
         } catch {
             logger.critical("idem stopped on an error: \(error)")
             throw CLIFailure.runtime("idem run failed: \(error)")

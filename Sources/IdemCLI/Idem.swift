@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IdemRuntime
 
 /// `idem`: the command-line entry point.
 struct Idem: AsyncParsableCommand {
@@ -17,10 +18,25 @@ struct Idem: AsyncParsableCommand {
     )
 }
 
-/// Runs the command line and maps every outcome to idem's exit codes.
-@main
-enum Main {
-    static func main() async {
+/// The `idem` command line, for the `idem` executable and for programs that embed idem
+/// with their own Swift handlers.
+///
+/// ```swift
+/// import IdemCLI
+///
+/// var handlers = HandlerRegistry()
+/// handlers.register("record-order", RecordOrder())
+/// await IdemCommandLine.main(handlers: handlers)
+/// ```
+///
+/// The program then takes the same subcommands, flags and configuration file as `idem`
+/// (`run`, `check-config`, `migrate`, …), handles SIGTERM and SIGINT the same way, and runs
+/// every consumer whose handler is `swift: NAME` with the handler registered as `NAME`.
+public enum IdemCommandLine {
+    /// Runs the command line with the process's arguments and exits with idem's exit codes
+    /// (0 success, 1 runtime failure, 2 configuration or usage error).
+    public static func main(handlers: HandlerRegistry = HandlerRegistry()) async -> Never {
+        RegisteredHandlers.install(handlers)
         do {
             var command = try Idem.parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
@@ -45,5 +61,6 @@ enum Main {
             }
             exit(code == .validationFailure ? 2 : 1)
         }
+        exit(0)
     }
 }

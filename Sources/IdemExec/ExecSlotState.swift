@@ -1,0 +1,132 @@
+/// The mutable state of one slot of the pool (one child process at a time), kept in the
+/// handler's mutex.
+struct ExecSlotState: Sendable {
+    /// The first restart delay, and the delay after a process that ran fine for
+    /// ``stableRun``.
+    static let initialBackoff: Duration = .milliseconds(100)
+    /// The longest restart delay.
+    static let maximumBackoff: Duration = .seconds(5)
+    /// How long a process must have run to reset the restart delay.
+    static let stableRun: Duration = .seconds(10)
+
+    /// The running child, or `nil` while (re)starting.
+    var child: ExecChild?
+    /// In-flight requests by ID; a second request with the same ID waits in ``overflow``.
+    private var pending: [String: ExecInFlight] = [:]
+    private var overflow: [String: [ExecInFlight]] = [:]
+    /// Requests in flight (``pending`` plus ``overflow``).
+    private(set) var load = 0
+    /// In-flight deadlines in send order, i.e. in deadline order; answered ones are
+    /// skipped lazily.
+    private var deadlines = FIFOQueue<(id: String, serial: UInt64, deadline: ContinuousClock.Instant)>()
+    /// Request bytes not yet taken by the writer thread.
+    var outbox: [UInt8] = []
+    /// A drain job is queued or running on the writer thread.
+    var writerScheduled = false
+    /// The child's standard input was closed (shutdown): nothing more is written.
+    var inputClosed = false
+    /// The reader thread waits without a deadline: a new request must wake it.
+    var readerIdle = false
+    /// The next restart delay.
+    private var backoff = initialBackoff
+
+    /// Whether the slot can take one more request under `limit` in flight.
+    func hasRoom(limit: Int) -> Bool {
+        child != nil && !inputClosed && load < limit
+    }
+
+    /// Puts a new child in place, with nothing in flight.
+    mutating func install(_ child: ExecChild) {
+        self.child = child
+        inputClosed = false
+        readerIdle = false
+        outbox.removeAll(keepingCapacity: true)
+    }
+
+    /// Queues `request` for writing and records it as in flight until `deadline`.
+    mutating func send(_ request: ExecRequest, deadline: ContinuousClock.Instant) -> ExecSendEffects {
+        let entry = ExecInFlight(
+            id: request.id, serial: request.serial, deadline: deadline, continuation: request.continuation)
+        if pending[request.id] == nil {
+            pending[request.id] = entry
+        } else {
+            overflow[request.id, default: []].append(entry)
+        }
+        load += 1
+        deadlines.append((request.id, request.serial, deadline))
+        outbox.append(contentsOf: request.line)
+        var effects = ExecSendEffects()
+        if !writerScheduled {
+            writerScheduled = true
+            effects.scheduleWriter = true
+        }
+        if readerIdle {
+            readerIdle = false
+            effects.wakeReader = true
+        }
+        return effects
+    }
+
+    /// Removes and returns the oldest in-flight request with `id`, or `nil` if none.
+    mutating func complete(id: String) -> ExecInFlight? {
+        guard let entry = pending.removeValue(forKey: id) else { return nil }
+        if var more = overflow.removeValue(forKey: id), !more.isEmpty {
+            pending[id] = more.removeFirst()
+            if !more.isEmpty { overflow[id] = more }
+        }
+        load -= 1
+        return entry
+    }
+
+    /// The earliest deadline of a request still in flight.
+    mutating func earliestDeadline() -> ContinuousClock.Instant? {
+        while let front = deadlines.first {
+            if isInFlight(id: front.id, serial: front.serial) { return front.deadline }
+            _ = deadlines.popFirst()
+        }
+        return nil
+    }
+
+    /// The ID of the oldest in-flight request whose deadline is at or before `now`.
+    func firstExpired(at now: ContinuousClock.Instant) -> String? {
+        var oldest: ExecInFlight?
+        for entry in pending.values where entry.deadline <= now {
+            if oldest == nil || entry.serial < oldest!.serial { oldest = entry }
+        }
+        for more in overflow.values {
+            for entry in more where entry.deadline <= now {
+                if oldest == nil || entry.serial < oldest!.serial { oldest = entry }
+            }
+        }
+        return oldest?.id
+    }
+
+    private func isInFlight(id: String, serial: UInt64) -> Bool {
+        if pending[id]?.serial == serial { return true }
+        return overflow[id]?.contains { $0.serial == serial } ?? false
+    }
+
+    /// Removes the child and returns every request in flight, oldest first.
+    mutating func takeAll() -> [ExecInFlight] {
+        child = nil
+        var all = Array(pending.values)
+        for more in overflow.values { all.append(contentsOf: more) }
+        all.sort { $0.serial < $1.serial }
+        pending = [:]
+        overflow = [:]
+        load = 0
+        _ = deadlines.removeAll()
+        outbox = []
+        readerIdle = false
+        return all
+    }
+
+    /// The delay before the next restart; it doubles each time up to
+    /// ``maximumBackoff`` and starts over after a process that ran for ``stableRun``.
+    mutating func nextRestartDelay(ranFor lifetime: Duration?) -> Duration {
+        if let lifetime, lifetime >= Self.stableRun { backoff = Self.initialBackoff }
+        let delay = backoff
+        backoff = min(backoff * 2, Self.maximumBackoff)
+        return delay
+    }
+}

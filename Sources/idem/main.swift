@@ -1,0 +1,3 @@
+import IdemCLI
+
+await IdemCommandLine.main()
