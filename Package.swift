@@ -135,6 +135,7 @@ let package = Package(
             ]
         ),
 
+        .executableTarget(name: "idem-bench-worker", dependencies: ["IdemCLI"]),
         .executableTarget(
             name: "idem-bench",
             dependencies: [

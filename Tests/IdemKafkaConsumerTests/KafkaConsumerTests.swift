@@ -154,7 +154,7 @@ struct KafkaConsumerTests {
         #expect(try await a.stop() == 0, "\(a.logText)")
         #expect(a.logText.contains("partitions revoked"))
         try await world.eventually(120, "1200 effects") { try await world.effectCounts().rows >= 1200 }
-        #expect(try await b.stop() == 0)
+        #expect(try await b.stop() == 0, "\(b.logText)")
         // A third worker takes every partition from the committed offsets: whatever the
         // others did not manage to commit comes again, as duplicates only.
         let c = try WorkerProcess(config: config)

@@ -57,8 +57,22 @@ enum PluginFixtures {
     }
 
     /// Compiles `ProbePlugin.source` with `cc -shared -fPIC` and `definitions` (`-D…`) into
-    /// `directory`; returns the library's path.
-    static func compileProbe(named name: String, in directory: URL, definitions: [String] = []) throws -> String {
+    /// `directory`; returns the library's path. The compiler runs on a thread of its own:
+    /// waiting for it on Swift's cooperative pool would stall every test sharing the pool.
+    static func compileProbe(named name: String, in directory: URL, definitions: [String] = []) async throws
+        -> String
+    {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(
+                    with: Result { try compileProbeBlocking(named: name, in: directory, definitions: definitions) })
+            }.start()
+        }
+    }
+
+    private static func compileProbeBlocking(named name: String, in directory: URL, definitions: [String]) throws
+        -> String
+    {
         let source = directory.appendingPathComponent("\(name).c")
         try ProbePlugin.source.write(to: source, atomically: true, encoding: .utf8)
         let library = directory.appendingPathComponent("lib\(name).so").path

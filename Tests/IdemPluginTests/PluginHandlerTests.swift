@@ -91,7 +91,7 @@ struct PluginHandlerTests {
     func messageFields() async throws {
         let directory = try PluginFixtures.temporaryDirectory()
         defer { PluginFixtures.remove(directory) }
-        let handler = try load(try PluginFixtures.compileProbe(named: "probe", in: directory))
+        let handler = try load(try await PluginFixtures.compileProbe(named: "probe", in: directory))
         let (message, context) = PluginFixtures.message(
             "hello", id: "order-7",
             headers: [
@@ -118,7 +118,7 @@ struct PluginHandlerTests {
     func resultCodes() async throws {
         let directory = try PluginFixtures.temporaryDirectory()
         defer { PluginFixtures.remove(directory) }
-        let handler = try load(try PluginFixtures.compileProbe(named: "probe", in: directory))
+        let handler = try load(try await PluginFixtures.compileProbe(named: "probe", in: directory))
         for (body, expected) in [
             ("code:0", HandlerResult.success), ("code:1", .retry("probe reason")), ("code:2", .reject("probe reason")),
             ("code:7", .retry("the plugin returned the unknown result code 7: probe reason")),
@@ -134,7 +134,7 @@ struct PluginHandlerTests {
         let directory = try PluginFixtures.temporaryDirectory()
         defer { PluginFixtures.remove(directory) }
         let marker = directory.appendingPathComponent("closed")
-        let path = try PluginFixtures.compileProbe(named: "probe", in: directory)
+        let path = try await PluginFixtures.compileProbe(named: "probe", in: directory)
         let handler = try load(path, config: #"{"closed": "\#(marker.path)"}"#)
         #expect(!FileManager.default.fileExists(atPath: marker.path))
         #expect(await handler.close())
@@ -156,10 +156,10 @@ struct PluginHandlerTests {
     }
 
     @Test("a plugin built for another ABI version is refused, naming the path and both versions")
-    func abiMismatch() throws {
+    func abiMismatch() async throws {
         let directory = try PluginFixtures.temporaryDirectory()
         defer { PluginFixtures.remove(directory) }
-        let path = try PluginFixtures.compileProbe(named: "abi2", in: directory, definitions: ["PROBE_ABI=2"])
+        let path = try await PluginFixtures.compileProbe(named: "abi2", in: directory, definitions: ["PROBE_ABI=2"])
         let error = loadError(path)
         #expect(error == .abiMismatch(path: path, pluginVersion: 2, supportedVersion: 1))
         #expect(error?.description == "cannot load plugin \(path): plugin ABI version 2, idem supports version 1")
@@ -191,10 +191,11 @@ struct PluginHandlerTests {
     }
 
     @Test("a library without idem_plugin_handle is refused, naming the path and the symbol")
-    func missingSymbol() throws {
+    func missingSymbol() async throws {
         let directory = try PluginFixtures.temporaryDirectory()
         defer { PluginFixtures.remove(directory) }
-        let path = try PluginFixtures.compileProbe(named: "nohandle", in: directory, definitions: ["PROBE_NO_HANDLE"])
+        let path = try await PluginFixtures.compileProbe(
+            named: "nohandle", in: directory, definitions: ["PROBE_NO_HANDLE"])
         let error = loadError(path)
         #expect(error == .missingSymbol(path: path, symbol: "idem_plugin_handle"))
         #expect(
@@ -213,10 +214,10 @@ struct PluginHandlerTests {
     }
 
     @Test("an init failure of the probe: the code and the reason")
-    func probeInitFailure() throws {
+    func probeInitFailure() async throws {
         let directory = try PluginFixtures.temporaryDirectory()
         defer { PluginFixtures.remove(directory) }
-        let path = try PluginFixtures.compileProbe(named: "probe", in: directory)
+        let path = try await PluginFixtures.compileProbe(named: "probe", in: directory)
         let error = loadError(path, config: #"{"fail": true}"#)
         #expect(error == .initFailed(path: path, code: 3, reason: #"probe init refused: {"fail": true}"#))
     }
@@ -238,26 +239,30 @@ struct PluginHandlerTests {
     func timeout() async throws {
         let directory = try PluginFixtures.temporaryDirectory()
         defer { PluginFixtures.remove(directory) }
+        let started = directory.appendingPathComponent("started")
+        let finished = directory.appendingPathComponent("finished")
         let handler = try load(
-            try PluginFixtures.compileProbe(named: "sleeper", in: directory), concurrency: 2,
+            try await PluginFixtures.compileProbe(named: "sleeper", in: directory),
+            config: #"{"started": "\#(started.path)", "finished": "\#(finished.path)"}"#, concurrency: 2,
             timeout: .milliseconds(300))
-        let clock = ContinuousClock()
-        let start = clock.now
-        let (slowMessage, slowContext) = PluginFixtures.message("sleep:1500", id: "slow")
+        // Far longer than the timeout, so that a loaded machine cannot blur the two.
+        let (slowMessage, slowContext) = PluginFixtures.message("sleep:6000", id: "slow")
         async let slow = handler.handle(slowMessage, context: slowContext)
         // The sleeper holds one thread; the other one handles these meanwhile.
-        try await Task.sleep(for: .milliseconds(50))
+        try await PluginFixtures.waitForFile(started)
         for index in 0..<20 {
             let (message, context) = PluginFixtures.message("code:0", id: "fast-\(index)")
             #expect(await handler.handle(message, context: context) == .success)
         }
         #expect(await slow == .retry("plugin handler timed out after 300 ms"))
-        #expect(clock.now - start < .milliseconds(1200))
+        #expect(
+            !FileManager.default.fileExists(atPath: finished.path),
+            "the timeout answered without waiting for the plugin to return")
         let (message, context) = PluginFixtures.message("code:0", id: "after")
         #expect(await handler.handle(message, context: context) == .success)
         // close waits for the sleeping call to return.
         #expect(await handler.close())
-        #expect(clock.now - start >= .milliseconds(1400))
+        #expect(FileManager.default.fileExists(atPath: finished.path))
     }
 
     @Test("a call waiting for a free thread times out too; close gives up after its limit")
@@ -266,10 +271,10 @@ struct PluginHandlerTests {
         defer { PluginFixtures.remove(directory) }
         let started = directory.appendingPathComponent("started")
         let handler = try load(
-            try PluginFixtures.compileProbe(named: "sleeper", in: directory),
+            try await PluginFixtures.compileProbe(named: "sleeper", in: directory),
             config: #"{"started": "\#(started.path)"}"#,
             concurrency: 1, timeout: .milliseconds(200))
-        let (slowMessage, slowContext) = PluginFixtures.message("sleep:1000", id: "slow")
+        let (slowMessage, slowContext) = PluginFixtures.message("sleep:6000", id: "slow")
         async let slow = handler.handle(slowMessage, context: slowContext)
         // Once the slow call holds the only thread, the next call has to wait for it.
         try await PluginFixtures.waitForFile(started)

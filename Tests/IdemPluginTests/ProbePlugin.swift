@@ -3,8 +3,8 @@
 /// - `-DPROBE_ABI=2` reports ABI version 2; `-DPROBE_NO_HANDLE` leaves out
 ///   `idem_plugin_handle`.
 /// - init fails, with a reason quoting the config, when the config contains `fail`; a config
-///   `{"closed": "PATH"}` makes close write `closed` into PATH, and `{"started": "PATH"}`
-///   makes a `sleep:` call create PATH before it sleeps.
+///   `{"closed": "PATH"}` makes close write `closed` into PATH, `{"started": "PATH"}`
+///   makes a `sleep:` call create PATH before it sleeps, and `{"finished": "PATH"}` after.
 /// - handle: a body `sleep:MS` sleeps MS milliseconds and returns OK; a body `code:N`
 ///   returns N with the reason `probe reason`; any other body returns REJECT with the
 ///   message's fields (and the calling thread's name) as the reason.
@@ -22,7 +22,7 @@ enum ProbePlugin {
         #define PROBE_ABI IDEM_PLUGIN_ABI_VERSION
         #endif
 
-        typedef struct { char closed[1024]; char started[1024]; } probe;
+        typedef struct { char closed[1024]; char started[1024]; char finished[1024]; } probe;
 
         /* Copies the string value of "key" in the config into `out` (no escapes). */
         static void copy_value(const char *config, const char *key, char *out, size_t capacity) {
@@ -53,6 +53,7 @@ enum ProbePlugin {
             probe *p = calloc(1, sizeof *p);
             copy_value(config, "\"closed\"", p->closed, sizeof p->closed);
             copy_value(config, "\"started\"", p->started, sizeof p->started);
+            copy_value(config, "\"finished\"", p->finished, sizeof p->finished);
             *state = p;
             return 0;
         }
@@ -67,6 +68,7 @@ enum ProbePlugin {
             if (strncmp(body, "sleep:", 6) == 0) {
                 if (p->started[0] != '\0') touch(p->started, "started");
                 usleep((useconds_t)atoi(body + 6) * 1000);
+                if (p->finished[0] != '\0') touch(p->finished, "finished");
                 return IDEM_RESULT_OK;
             }
             if (strncmp(body, "code:", 5) == 0) {
