@@ -39,6 +39,15 @@ public struct HandlerConfig: Sendable, Hashable {
         self.concurrency = concurrency
     }
 
+    /// How many messages of a batch idem hands to the handler at once, in lease mode. A
+    /// plugin queues calls for its `concurrency` threads itself and gets every message of
+    /// the batch at once (its threads never wait for idem); the other kinds get
+    /// ``effectiveConcurrency``.
+    public func dispatchLimit(batchSize: Int) -> Int {
+        if case .plugin = kind { return max(batchSize, effectiveConcurrency) }
+        return effectiveConcurrency
+    }
+
     /// How many messages the handler works on at once: `concurrency` when given; for an
     /// exec handler, its processes × in-flight requests; for a plugin, 4 (each concurrent
     /// call has a thread of its own); otherwise 16.

@@ -136,7 +136,7 @@ public struct AMQPConsumerService: Service {
     private func dispatch(_ session: AMQPSession) async -> DispatchEnd {
         let processor = BatchProcessor(
             consumer: consumer, store: store, handler: handler, logger: logger,
-            handlerConcurrency: consumer.handler.effectiveConcurrency)
+            handlerConcurrency: consumer.handler.dispatchLimit(batchSize: consumer.batch.size))
         return await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
             var end = DispatchEnd.shutdown

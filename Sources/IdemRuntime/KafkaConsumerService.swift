@@ -89,7 +89,7 @@ public struct KafkaConsumerService: Service {
             service: self, kafka: kafka, producer: producer,
             processor: BatchProcessor(
                 consumer: consumer, store: store, handler: handler, logger: logger,
-                handlerConcurrency: consumer.handler.effectiveConcurrency),
+                handlerConcurrency: consumer.handler.dispatchLimit(batchSize: consumer.batch.size)),
             permits: AsyncSemaphore(permits: consumer.concurrency))
         var failure: (any Error)?
         do {

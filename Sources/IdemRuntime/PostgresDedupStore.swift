@@ -274,8 +274,11 @@ public struct PostgresDedupStore: DedupStore {
         for copy in copies {
             switch results[copy.first]! {
             case .claimed:
-                // The first copy in this batch took the lease; this one waits for it.
-                results[copy.index] = .held(remaining: lease)
+                // The first copy in this batch took the lease: this one is its duplicate (or
+                // a payload conflict with it), as in transactional mode.
+                let firstHash = requests[copy.first].payloadHash
+                results[copy.index] =
+                    requests[copy.index].payloadHash == firstHash ? .duplicate : .payloadConflict(storedHash: firstHash)
             case .duplicate, .payloadConflict:
                 results[copy.index] = Self.notClaimedResult(
                     lookup[requests[copy.index].id.value], request: requests[copy.index])
