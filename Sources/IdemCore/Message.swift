@@ -3,36 +3,36 @@
 /// The adapters turn an AMQP delivery or a Kafka record into a `Message`; everything after
 /// that (identity, dedup, handlers, outcomes) works on this type alone.
 ///
-/// A value type whose fields share one copy-on-write box: passing a message around (into
-/// claim requests, batches, decisions) costs one reference count, not one per field.
+/// A value type whose fields share one immutable box: passing a message around (into claim
+/// requests, batches, decisions) costs one reference count, not one per field.
 public struct Message: Sendable, Hashable {
     private var storage: Storage
 
     /// The body, as delivered.
     public var body: [UInt8] {
         get { storage.body }
-        set { unique().body = newValue }
+        set { storage = storage.with(body: newValue) }
     }
     /// AMQP header-table entries or Kafka record headers. Kafka allows a header name more
     /// than once; the last value wins here.
     public var headers: [String: HeaderValue] {
         get { storage.headers }
-        set { unique().headers = newValue }
+        set { storage = storage.with(headers: newValue) }
     }
     /// AMQP basic properties (empty for Kafka).
     public var properties: MessageProperties {
         get { storage.properties }
-        set { unique().properties = newValue }
+        set { storage = storage.with(properties: newValue) }
     }
     /// The Kafka record key (`nil` for AMQP and for records without a key).
     public var key: [UInt8]? {
         get { storage.key }
-        set { unique().key = newValue }
+        set { storage = storage.with(key: .some(newValue)) }
     }
     /// Where the message came from.
     public var source: MessageSource {
         get { storage.source }
-        set { unique().source = newValue }
+        set { storage = storage.with(source: newValue) }
     }
 
     /// Creates a message.
@@ -54,23 +54,14 @@ public struct Message: Sendable, Hashable {
         storage.fields.hash(into: &hasher)
     }
 
-    /// The storage, copied first if another message shares it.
-    private mutating func unique() -> Storage {
-        if !isKnownUniquelyReferenced(&storage) {
-            storage = Storage(
-                body: storage.body, headers: storage.headers, properties: storage.properties, key: storage.key,
-                source: storage.source)
-        }
-        return storage
-    }
-
-    /// Mutated only through `unique()`, i.e. while no other message refers to it.
-    private final class Storage: @unchecked Sendable {
-        var body: [UInt8]
-        var headers: [String: HeaderValue]
-        var properties: MessageProperties
-        var key: [UInt8]?
-        var source: MessageSource
+    /// The fields, immutable: a change makes a new box (messages are rarely changed once
+    /// made).
+    private final class Storage: Sendable {
+        let body: [UInt8]
+        let headers: [String: HeaderValue]
+        let properties: MessageProperties
+        let key: [UInt8]?
+        let source: MessageSource
 
         init(
             body: [UInt8], headers: [String: HeaderValue], properties: MessageProperties, key: [UInt8]?,
@@ -81,6 +72,16 @@ public struct Message: Sendable, Hashable {
             self.properties = properties
             self.key = key
             self.source = source
+        }
+
+        /// A copy with the given fields changed.
+        func with(
+            body: [UInt8]? = nil, headers: [String: HeaderValue]? = nil, properties: MessageProperties? = nil,
+            key: [UInt8]?? = nil, source: MessageSource? = nil
+        ) -> Storage {
+            Storage(
+                body: body ?? self.body, headers: headers ?? self.headers, properties: properties ?? self.properties,
+                key: key ?? self.key, source: source ?? self.source)
         }
 
         var fields: Fields { Fields(body: body, headers: headers, properties: properties, key: key, source: source) }
