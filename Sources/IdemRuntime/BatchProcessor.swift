@@ -39,88 +39,73 @@ struct BatchProcessor: Sendable {
     /// messages after it are decided as retries that used no attempt, and took no effect.
     func process(_ messages: [Message], keepOrder: Bool = false) async -> [Decision] {
         if offsetMode { return await processOffsets(messages) }
-        if consumer.dedup.mode == .lease { return await processLeases(messages, keepOrder: keepOrder) }
+        var batch = identify(messages)
+        if !batch.requests.isEmpty {
+            let requestEvents: [ProcessingEvent]
+            if consumer.dedup.mode == .lease {
+                requestEvents = await runLeases(batch.requests, keepOrder: keepOrder)
+            } else {
+                requestEvents = await runTransaction(batch.requests, keepOrder: keepOrder)
+            }
+            for (position, event) in requestEvents.enumerated() { batch.events[batch.requestIndexes[position]] = event }
+        }
         let now = UInt64(Date().timeIntervalSince1970)
-        var events = [ProcessingEvent?](repeating: nil, count: messages.count)
-        var ids = [MessageID?](repeating: nil, count: messages.count)
+        let policy = consumer.outcomePolicy
+        var decisions = (0..<messages.count).map { index in
+            Decision(
+                id: batch.ids[index], event: batch.events[index]!, disposition: policy.decide(batch.events[index]!),
+                firstSeen: now)
+        }
+        await fillFirstSeen(&decisions)
+        return decisions
+    }
+
+    /// A batch after the body limit and the ID chain: poison decided, the rest to claim.
+    private struct IdentifiedBatch {
+        var events: [ProcessingEvent?]
+        var ids: [MessageID?]
         var requests: [ClaimRequest] = []
+        /// The index in the batch of each request.
         var requestIndexes: [Int] = []
-        var hashes: [String] = []
+    }
+
+    private func identify(_ messages: [Message]) -> IdentifiedBatch {
+        var batch = IdentifiedBatch(
+            events: Array(repeating: nil, count: messages.count), ids: Array(repeating: nil, count: messages.count))
         for (index, message) in messages.enumerated() {
             if message.body.count > consumer.maxBodyBytes {
-                events[index] = .poison(.bodyTooLarge(size: message.body.count, limit: consumer.maxBodyBytes))
+                batch.events[index] = .poison(.bodyTooLarge(size: message.body.count, limit: consumer.maxBodyBytes))
                 continue
             }
             switch consumer.identity.derive(message) {
             case .poison(let reason):
-                events[index] = .poison(reason)
+                batch.events[index] = .poison(reason)
             case .identified(let id):
-                ids[index] = id
-                let request = ClaimRequest(message: message, id: id)
-                requests.append(request)
-                requestIndexes.append(index)
-                hashes.append(request.payloadHash)
+                batch.ids[index] = id
+                batch.requests.append(ClaimRequest(message: message, id: id))
+                batch.requestIndexes.append(index)
             }
         }
-        if !requests.isEmpty {
-            do {
-                let outcomes = try await store.processTransactionally(
-                    consumer: consumer.name, requests, maxAttempts: consumer.retry.maxAttempts, handler: handler,
-                    keepOrder: keepOrder)
-                for (position, outcome) in outcomes.enumerated() {
-                    events[requestIndexes[position]] = ProcessingEvent(outcome, receivedHash: hashes[position])
-                }
-            } catch {
-                let event = ProcessingEvent(error)
-                for index in requestIndexes { events[index] = event }
-            }
+        return batch
+    }
+
+    /// Transactional mode (DESIGN.md): claims and handler in one transaction per batch.
+    private func runTransaction(_ requests: [ClaimRequest], keepOrder: Bool) async -> [ProcessingEvent] {
+        do {
+            let outcomes = try await store.processTransactionally(
+                consumer: consumer.name, requests, maxAttempts: consumer.retry.maxAttempts, handler: handler,
+                keepOrder: keepOrder)
+            return zip(outcomes, requests).map { ProcessingEvent($0, receivedHash: $1.payloadHash) }
+        } catch {
+            return Array(repeating: ProcessingEvent(error), count: requests.count)
         }
-        let policy = consumer.outcomePolicy
-        var decisions = (0..<messages.count).map { index in
-            Decision(id: ids[index], event: events[index]!, disposition: policy.decide(events[index]!), firstSeen: now)
-        }
-        await fillFirstSeen(&decisions)
-        return decisions
     }
 
     /// Lease mode (DESIGN.md): claim the batch's IDs as `processing` under a lease, run the
     /// handler for each claimed message outside any transaction (with its ID and fence),
     /// then end every claim in one round trip. A completion refused because another worker
     /// took the row over counts as a live lease: the message comes back later, and finds
-    /// the row done.
-    private func processLeases(_ messages: [Message], keepOrder: Bool) async -> [Decision] {
-        let now = UInt64(Date().timeIntervalSince1970)
-        var events = [ProcessingEvent?](repeating: nil, count: messages.count)
-        var ids = [MessageID?](repeating: nil, count: messages.count)
-        var requests: [ClaimRequest] = []
-        var requestIndexes: [Int] = []
-        for (index, message) in messages.enumerated() {
-            if message.body.count > consumer.maxBodyBytes {
-                events[index] = .poison(.bodyTooLarge(size: message.body.count, limit: consumer.maxBodyBytes))
-                continue
-            }
-            switch consumer.identity.derive(message) {
-            case .poison(let reason):
-                events[index] = .poison(reason)
-            case .identified(let id):
-                ids[index] = id
-                requests.append(ClaimRequest(message: message, id: id))
-                requestIndexes.append(index)
-            }
-        }
-        if !requests.isEmpty {
-            let leaseEvents = await runLeases(requests, keepOrder: keepOrder)
-            for (position, event) in leaseEvents.enumerated() { events[requestIndexes[position]] = event }
-        }
-        let policy = consumer.outcomePolicy
-        var decisions = (0..<messages.count).map { index in
-            Decision(id: ids[index], event: events[index]!, disposition: policy.decide(events[index]!), firstSeen: now)
-        }
-        await fillFirstSeen(&decisions)
-        return decisions
-    }
-
-    /// Claims, handles and ends the leases of `requests`; an event per request.
+    /// the row done. An event per request.
     private func runLeases(_ requests: [ClaimRequest], keepOrder: Bool) async -> [ProcessingEvent] {
         let claims: [ClaimResult]
         do {

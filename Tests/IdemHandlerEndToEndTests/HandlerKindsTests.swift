@@ -25,6 +25,24 @@ struct HandlerKindsTests {
         ((try? String(contentsOf: file, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
 
+    /// An exec handler in Python that appends each message ID to `$OUT` and answers ok,
+    /// after `misbehaving` (Python lines run first for each request) had its say.
+    static func pythonHandler(misbehaving: String) throws -> URL {
+        let loopLines = misbehaving.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n")
+        return try IdemProcess.temporaryFile(
+            """
+            import json, os, sys, time
+            out = open(os.environ["OUT"], "a")
+            for line in sys.stdin:
+                request = json.loads(line)
+            \(loopLines)
+                out.write(request["id"] + "\\n")
+                out.flush()
+                sys.stdout.write(json.dumps({"id": request["id"], "result": "ok"}) + "\\n")
+                sys.stdout.flush()
+            """, suffix: ".py")
+    }
+
     static var repository: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
@@ -105,20 +123,12 @@ struct HandlerKindsTests {
     @Test func anExecHandlerThatCrashesOnOneMessageIsRestartedAndTheMessageDeadLettered() async throws {
         let world = try await AMQPWorld.make()
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("idem-crash-\(world.name).out")
-        let script = try IdemProcess.temporaryFile(
-            """
-            import json, os, sys
-            out = open(os.environ["OUT"], "a")
-            for line in sys.stdin:
-                request = json.loads(line)
+        let script = try Self.pythonHandler(
+            misbehaving: """
                 if "crash" in request["body"]:
                     sys.stderr.write("crashing on " + request["id"] + "\\n")
                     sys.exit(3)
-                out.write(request["id"] + "\\n")
-                out.flush()
-                sys.stdout.write(json.dumps({"id": request["id"], "result": "ok"}) + "\\n")
-                sys.stdout.flush()
-            """, suffix: ".py")
+                """)
         defer {
             try? FileManager.default.removeItem(at: out)
             try? FileManager.default.removeItem(at: script)
@@ -166,19 +176,11 @@ struct HandlerKindsTests {
     @Test func anExecHandlerThatHangsTimesOutAndIsReplaced() async throws {
         let world = try await AMQPWorld.make()
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("idem-hang-\(world.name).out")
-        let script = try IdemProcess.temporaryFile(
-            """
-            import json, os, sys, time
-            out = open(os.environ["OUT"], "a")
-            for line in sys.stdin:
-                request = json.loads(line)
+        let script = try Self.pythonHandler(
+            misbehaving: """
                 if "hang" in request["body"]:
                     time.sleep(3600)
-                out.write(request["id"] + "\\n")
-                out.flush()
-                sys.stdout.write(json.dumps({"id": request["id"], "result": "ok"}) + "\\n")
-                sys.stdout.flush()
-            """, suffix: ".py")
+                """)
         defer {
             try? FileManager.default.removeItem(at: out)
             try? FileManager.default.removeItem(at: script)
