@@ -10,11 +10,7 @@ struct KafkaDrain: AsyncParsableCommand {
         commandName: "kafka-drain",
         abstract: "Consume --records records of a topic in a new group, doing nothing with them; print records/s.")
 
-    @Option(help: "Kafka bootstrap servers (default: $IDEM_TEST_KAFKA_BROKERS).")
-    var brokers: String?
-
-    @Option(help: "The topic.")
-    var topic: String
+    @OptionGroup var target: KafkaTarget
 
     @Option(help: "Records to read before stopping.")
     var records: Int
@@ -38,11 +34,9 @@ struct KafkaDrain: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard let brokers = brokers ?? ProcessInfo.processInfo.environment["IDEM_TEST_KAFKA_BROKERS"] else {
-            throw ValidationError("give --brokers or set IDEM_TEST_KAFKA_BROKERS")
-        }
-        var logger = Logger(label: "idem-bench")
-        logger.logLevel = .warning
+        let brokers = try target.resolvedBrokers()
+        let topic = target.topic
+        let logger = target.logger
         var configuration: [String: String] = [:]
         for property in properties {
             let parts = property.split(separator: "=", maxSplits: 1)

@@ -13,11 +13,7 @@ struct KafkaFill: AsyncParsableCommand {
             "Produce records with an event-id header, some of them duplicates, as fast as the broker takes them or at a rate."
     )
 
-    @Option(help: "Kafka bootstrap servers (default: $IDEM_TEST_KAFKA_BROKERS).")
-    var brokers: String?
-
-    @Option(help: "The topic.")
-    var topic: String
+    @OptionGroup var target: KafkaTarget
 
     @Option(help: "Records in all.")
     var records = 1_000_000
@@ -40,11 +36,9 @@ struct KafkaFill: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard let brokers = brokers ?? ProcessInfo.processInfo.environment["IDEM_TEST_KAFKA_BROKERS"] else {
-            throw ValidationError("give --brokers or set IDEM_TEST_KAFKA_BROKERS")
-        }
-        var logger = Logger(label: "idem-bench")
-        logger.logLevel = .warning
+        let brokers = try target.resolvedBrokers()
+        let topic = target.topic
+        let logger = target.logger
         let producer = try await KafkaProducer.make(
             bootstrapServers: brokers,
             configuration: ["linger.ms": "20", "batch.num.messages": "10000", "compression.type": compression],

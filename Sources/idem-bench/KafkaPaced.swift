@@ -11,11 +11,7 @@ struct KafkaPaced: AsyncParsableCommand {
         commandName: "kafka-paced",
         abstract: "Produce at a steady rate; each value is {\"id\": …, \"sent_us\": microseconds since the epoch}.")
 
-    @Option(help: "Kafka bootstrap servers (default: $IDEM_TEST_KAFKA_BROKERS).")
-    var brokers: String?
-
-    @Option(help: "The topic.")
-    var topic: String
+    @OptionGroup var target: KafkaTarget
 
     @Option(help: "The topic's partition count (records are spread round-robin).")
     var partitions = 8
@@ -34,11 +30,9 @@ struct KafkaPaced: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard let brokers = brokers ?? ProcessInfo.processInfo.environment["IDEM_TEST_KAFKA_BROKERS"] else {
-            throw ValidationError("give --brokers or set IDEM_TEST_KAFKA_BROKERS")
-        }
-        var logger = Logger(label: "idem-bench")
-        logger.logLevel = .warning
+        let brokers = try target.resolvedBrokers()
+        let topic = target.topic
+        let logger = target.logger
         let producer = try await KafkaProducer.make(
             bootstrapServers: brokers, configuration: ["linger.ms": String(lingerMs)], logger: logger)
         let total = rate * seconds
