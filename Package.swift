@@ -91,6 +91,9 @@ let package = Package(
         .target(
             name: "IdemExamplePluginSwift", dependencies: ["CIdemPlugin"], path: "Examples/Plugins/SwiftExample"),
 
+        // MARK: Command-line support: progress lines on a terminal
+        .target(name: "IdemTerminal"),
+
         // MARK: Core: no C, no broker types
         .target(
             name: "IdemCore",
@@ -113,7 +116,7 @@ let package = Package(
         .target(
             name: "IdemCLI",
             dependencies: [
-                "IdemCore", "IdemConfig", "IdemRuntime", "IdemAMQP", "IdemKafka",
+                "IdemCore", "IdemConfig", "IdemRuntime", "IdemAMQP", "IdemKafka", "IdemTerminal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -139,7 +142,7 @@ let package = Package(
         .executableTarget(
             name: "idem-bench",
             dependencies: [
-                "IdemAMQP", "IdemCore", "IdemKafka", "IdemPostgres", "IdemRuntime",
+                "IdemAMQP", "IdemCore", "IdemKafka", "IdemPostgres", "IdemRuntime", "IdemTerminal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

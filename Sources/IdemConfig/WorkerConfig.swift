@@ -10,6 +10,8 @@ public struct WorkerConfig: Sendable {
     public var shutdown: ShutdownSettings
     /// How the process logs.
     public var logging: LoggingSettings
+    /// The metrics and health listener.
+    public var metrics: MetricsSettings
     /// The file it was read from.
     public var file: String
     /// Environment variables that `${…}` references used; their values are treated as secrets.
@@ -18,12 +20,14 @@ public struct WorkerConfig: Sendable {
     /// Creates a configuration.
     public init(
         postgres: PostgresSettings, consumers: [ConsumerConfig], shutdown: ShutdownSettings,
-        logging: LoggingSettings, file: String, interpolatedVariables: Set<String> = []
+        logging: LoggingSettings, metrics: MetricsSettings = MetricsSettings(), file: String,
+        interpolatedVariables: Set<String> = []
     ) {
         self.postgres = postgres
         self.consumers = consumers
         self.shutdown = shutdown
         self.logging = logging
+        self.metrics = metrics
         self.file = file
         self.interpolatedVariables = interpolatedVariables
     }

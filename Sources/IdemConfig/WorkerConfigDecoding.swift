@@ -4,11 +4,14 @@ import IdemCore
 /// The schema of `worker.yaml`: which keys each section takes, their defaults and checks.
 enum WorkerConfigDecoding {
     static func decode(_ root: ConfigValue, file: String) -> WorkerConfig? {
-        guard let top = root.mapping(keys: ["postgres", "consumers", "shutdown", "logging"]) else { return nil }
+        guard let top = root.mapping(keys: ["postgres", "consumers", "shutdown", "logging", "metrics"]) else {
+            return nil
+        }
         let postgres = top.required("postgres", what: "the PostgreSQL that holds the dedup table").flatMap(
             postgresSettings)
         let shutdown = top["shutdown"].map(shutdownSettings) ?? ShutdownSettings()
         let logging = top["logging"].map(loggingSettings) ?? LoggingSettings()
+        let metrics = top["metrics"].map(metricsSettings) ?? MetricsSettings()
         var consumers: [ConsumerConfig]?
         if let list = top.required("consumers", what: "a list of consumers")?.list() {
             if list.isEmpty { top["consumers"]?.report("expected at least one consumer") }
@@ -16,10 +19,10 @@ enum WorkerConfigDecoding {
             consumers = decoded.compactMap { $0 }
             checkUniqueNames(list: list, consumers: consumers!)
         }
-        guard let postgres, let consumers else { return nil }
+        guard let postgres, let consumers, let metrics else { return nil }
         return WorkerConfig(
             postgres: postgres, consumers: consumers, shutdown: shutdown ?? ShutdownSettings(),
-            logging: logging ?? LoggingSettings(), file: file)
+            logging: logging ?? LoggingSettings(), metrics: metrics, file: file)
     }
 
     private static func checkUniqueNames(list: [ConfigValue], consumers: [ConsumerConfig]) {
@@ -88,6 +91,22 @@ enum WorkerConfigDecoding {
         var settings = LoggingSettings()
         if let level = map["level"]?.oneOf(LoggingSettings.Level.self) { settings.level = level }
         if let format = map["format"]?.oneOf(LoggingSettings.Format.self) { settings.format = format }
+        return settings
+    }
+
+    static func metricsSettings(_ value: ConfigValue) -> MetricsSettings? {
+        guard let map = value.mapping(keys: ["enabled", "listen"]) else { return nil }
+        var settings = MetricsSettings()
+        if let enabled = map["enabled"]?.bool() { settings.enabled = enabled }
+        if let listenValue = map["listen"], let listen = listenValue.string() {
+            guard let (host, port) = MetricsSettings.parseListen(listen) else {
+                listenValue.report(
+                    "expected host:port such as 127.0.0.1:9464, 0.0.0.0:9464 or [::1]:9464, got \(listenValue.got)")
+                return nil
+            }
+            settings.host = host
+            settings.port = port
+        }
         return settings
     }
 
@@ -421,7 +440,11 @@ enum WorkerConfigDecoding {
     // MARK: policies
 
     static func dedupSettings(_ value: ConfigValue, defaultMode: DedupMode) -> DedupSettings? {
-        guard let map = value.mapping(keys: ["mode", "lease", "on_payload_conflict", "retention"]) else { return nil }
+        guard
+            let map = value.mapping(keys: [
+                "mode", "lease", "on_payload_conflict", "retention", "sweep_interval", "sweep_batch",
+            ])
+        else { return nil }
         var settings = DedupSettings(mode: defaultMode)
         if let mode = map["mode"]?.oneOf(DedupMode.self) { settings.mode = mode }
         if let lease = map["lease"]?.duration(atLeast: .seconds(1)) { settings.lease = lease }
@@ -429,6 +452,10 @@ enum WorkerConfigDecoding {
             settings.onPayloadConflict = action
         }
         if let retention = map["retention"]?.duration(atLeast: .seconds(60)) { settings.retention = retention }
+        if let interval = map["sweep_interval"]?.duration(atLeast: .milliseconds(100)) {
+            settings.sweepInterval = interval
+        }
+        if let batch = map["sweep_batch"]?.int(in: 1...100_000) { settings.sweepBatch = batch }
         return settings
     }
 

@@ -66,7 +66,60 @@ public enum DedupSchema {
                 """
             ]
         },
+        // 3: operations. Per-minute counts that every worker adds to (for `idem stats`, which
+        // sees the whole fleet, where a process's metrics see one worker), and the audit of
+        // dead letters replayed by `idem dlq replay`.
+        { table in
+            [
+                """
+                CREATE TABLE IF NOT EXISTS \(statsTable(for: table)) (
+                    consumer          text        NOT NULL,
+                    minute            timestamptz NOT NULL,
+                    received          bigint      NOT NULL DEFAULT 0,
+                    processed         bigint      NOT NULL DEFAULT 0,
+                    duplicates        bigint      NOT NULL DEFAULT 0,
+                    retried           bigint      NOT NULL DEFAULT 0,
+                    dead_lettered     bigint      NOT NULL DEFAULT 0,
+                    payload_conflicts bigint      NOT NULL DEFAULT 0,
+                    CONSTRAINT \(table.objectName("stats_pkey")) PRIMARY KEY (consumer, minute)
+                )
+                """,
+                """
+                CREATE TABLE IF NOT EXISTS \(replaysTable(for: table)) (
+                    id                 bigserial   NOT NULL,
+                    consumer           text        NOT NULL,
+                    message_id         text        NOT NULL,
+                    dead_letter_source text        NOT NULL,
+                    dead_lettered_at   timestamptz,
+                    reason             text,
+                    attempts           integer,
+                    target             text        NOT NULL,
+                    row_reset          boolean     NOT NULL,
+                    forced             boolean     NOT NULL,
+                    replayed_by        text        NOT NULL,
+                    replayed_at        timestamptz NOT NULL DEFAULT now(),
+                    CONSTRAINT \(table.objectName("replays_pkey")) PRIMARY KEY (id)
+                )
+                """,
+                """
+                CREATE INDEX IF NOT EXISTS \(table.objectName("replays_message"))
+                    ON \(replaysTable(for: table)) (consumer, message_id)
+                """,
+            ]
+        },
     ]
+
+    /// The per-minute counts table of a dedup table (`<table>_stats`, in the same schema),
+    /// quoted.
+    public static func statsTable(for table: DedupTableName) -> String {
+        table.qualify("\(table.table)_stats")
+    }
+
+    /// The dead-letter replay audit table of a dedup table (`<table>_replays`, in the same
+    /// schema), quoted.
+    public static func replaysTable(for table: DedupTableName) -> String {
+        table.qualify("\(table.table)_replays")
+    }
 
     /// The offsets table of a dedup table (`<table>_offsets`, in the same schema), quoted.
     public static func offsetsTable(for table: DedupTableName) -> String {

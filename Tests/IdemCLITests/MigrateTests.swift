@@ -53,7 +53,7 @@ struct MigrateTests {
         psql.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
         psql.arguments = [
             url, "-qc",
-            "DROP TABLE IF EXISTS \(table); DELETE FROM idem_schema_versions WHERE table_name = '\(table)'",
+            "DROP TABLE IF EXISTS \(table), \(table)_offsets, \(table)_stats, \(table)_replays; DELETE FROM idem_schema_versions WHERE table_name = '\(table)'",
         ]
         try await IdemProcess.offPool {
             try psql.run()

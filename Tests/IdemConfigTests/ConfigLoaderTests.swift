@@ -259,6 +259,29 @@ struct ConfigLoaderTests {
         #expect(issues(yaml).first?.message.contains("expected a duration such as 250ms") == true)
     }
 
+    @Test func metricsListener() throws {
+        #expect(try load(minimal).metrics == MetricsSettings(enabled: true, host: "127.0.0.1", port: 9464))
+        let custom = try load(minimal + "\nmetrics:\n  listen: \"[::]:9100\"\n  enabled: false\n")
+        #expect(custom.metrics == MetricsSettings(enabled: false, host: "::", port: 9100))
+        #expect(custom.metrics.listen == "[::]:9100")
+        let found = issues(minimal + "\nmetrics:\n  listen: 9464\n")
+        #expect(found.count == 1)
+        #expect(found.first?.path.description == "metrics.listen")
+        #expect(found.first?.message.contains("expected host:port") == true)
+        #expect(issues(minimal + "\nmetrics:\n  listen: 127.0.0.1:70000\n").first?.path.description == "metrics.listen")
+    }
+
+    @Test func sweeperSettings() throws {
+        let defaults = try load(minimal).consumers[0].dedup
+        #expect(defaults.sweepInterval == .seconds(60))
+        #expect(defaults.sweepBatch == 1000)
+        let yaml = minimal + "\n    dedup:\n      sweep_interval: 250ms\n      sweep_batch: 50\n"
+        let dedup = try load(yaml).consumers[0].dedup
+        #expect(dedup.sweepInterval == .milliseconds(250))
+        #expect(dedup.sweepBatch == 50)
+        #expect(issues(minimal + "\n    dedup:\n      sweep_batch: 0\n").first?.path.description == "consumers[0].dedup.sweep_batch")
+    }
+
     @Test func duplicateConsumerNames() {
         let yaml = minimal + "\n" + minimal.components(separatedBy: "consumers:\n")[1]
         #expect(issues(yaml).contains { $0.message.contains("consumer name 'orders' is used twice") })

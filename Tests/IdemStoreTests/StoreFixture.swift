@@ -44,7 +44,12 @@ struct StoreFixture {
     func drop(_ extraTables: String...) async throws {
         await pool.close()
         _ = try await admin.query("DROP TABLE IF EXISTS \(table.quoted)", prepared: false)
-        _ = try await admin.query("DROP TABLE IF EXISTS \(DedupSchema.offsetsTable(for: table))", prepared: false)
+        for companion in [
+            DedupSchema.offsetsTable(for: table), DedupSchema.statsTable(for: table),
+            DedupSchema.replaysTable(for: table),
+        ] {
+            _ = try await admin.query("DROP TABLE IF EXISTS \(companion)", prepared: false)
+        }
         _ = try await admin.query(
             "DELETE FROM \(DedupSchema.versionTable(for: table)) WHERE table_name = $1", [table.description])
         for extra in extraTables {

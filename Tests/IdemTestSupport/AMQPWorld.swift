@@ -59,6 +59,7 @@ public struct AMQPWorld {
               table: \(table)
             shutdown: {grace_period: 10s}
             logging: {level: info}
+            metrics: {listen: "127.0.0.1:0"}
             consumers:
               - name: \(name)
                 source:
@@ -134,7 +135,7 @@ public struct AMQPWorld {
     public func cleanUp() async throws {
         try await sql("DROP TABLE IF EXISTS \(effects)")
         try await sql("DROP TABLE IF EXISTS \(table)")
-        try await sql("DROP TABLE IF EXISTS \(table)_offsets")
+        try await sql("DROP TABLE IF EXISTS \(table)_offsets, \(table)_stats, \(table)_replays")
         _ = try? await sql("DELETE FROM idem_schema_versions WHERE table_name = $1", [table])
         let connection = try await amqp()
         for name in [queue, deadLetterQueue] {
