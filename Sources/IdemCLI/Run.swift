@@ -28,7 +28,9 @@ struct Run: AsyncParsableCommand {
         let config = try options.load()
         LogSetup.bootstrap(config.logging)
         let logger = Logger(label: "idem")
-        let runtime = WorkerRuntime(config: config, logger: logger, handlers: RegisteredHandlers.current)
+        let metricsText = MetricsSetup.bootstrapPrometheus()
+        let runtime = WorkerRuntime(
+            config: config, logger: logger, handlers: RegisteredHandlers.current, metricsText: metricsText)
         do {
             try await runtime.run(gracePeriod: gracePeriod.flatMap(DurationParser.parse))
         } catch let error as HandlerSetupError {

@@ -19,13 +19,18 @@ public struct AMQPConsumerService: Service {
     let store: any DedupStore
     let handler: any MessageHandler
     let readiness: StoreReadiness
+    let metrics: ConsumerMetrics
+    let health: HealthState
     let logger: Logger
 
-    /// Creates the service for `consumer`, whose source must be AMQP.
-    public init(
+    /// Creates the service for `consumer`, whose source must be AMQP; it reports to
+    /// `metrics` and `health`.
+    init(
         consumer: ConsumerConfig, source: AMQPSourceConfig, store: any DedupStore, handler: any MessageHandler,
-        readiness: StoreReadiness, logger: Logger
+        readiness: StoreReadiness, metrics: ConsumerMetrics, health: HealthState, logger: Logger
     ) {
+        self.metrics = metrics
+        self.health = health
         self.readiness = readiness
         self.consumer = consumer
         self.source = source
@@ -43,23 +48,32 @@ public struct AMQPConsumerService: Service {
     }
 
     public func run() async throws {
+        defer { health.set(consumer.name, .stopped) }
         do {
             try await cancelWhenGracefulShutdown { try await readiness.waitUntilReady() }
         } catch {
             return
         }
         var delay = Duration.milliseconds(200)
+        var sessions = 0
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                try await runSession { delay = .milliseconds(200) }
+                try await runSession {
+                    delay = .milliseconds(200)
+                    sessions += 1
+                    if sessions > 1 { metrics.reconnected("amqp") }
+                    health.set(consumer.name, .consuming)
+                }
                 return
             } catch SessionEnd.storeUnavailable(let detail) {
                 logger.warning("PostgreSQL unavailable, pausing consumption: \(detail)")
+                health.set(consumer.name, .paused("PostgreSQL unavailable"))
                 try await waitForStore()
             } catch is CancellationError {
                 return
             } catch {
                 logger.warning("RabbitMQ session ended, reconnecting in \(delay): \(error)")
+                health.set(consumer.name, .reconnecting("\(error)"))
                 let wait = delay
                 do {
                     try await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
@@ -77,6 +91,7 @@ public struct AMQPConsumerService: Service {
             do {
                 try await store.probe()
                 logger.info("PostgreSQL is back, resuming consumption")
+                metrics.reconnected("postgres")
                 return
             } catch {
                 let wait = delay
@@ -136,7 +151,7 @@ public struct AMQPConsumerService: Service {
     private func dispatch(_ session: AMQPSession) async -> DispatchEnd {
         let processor = BatchProcessor(
             consumer: consumer, store: store, handler: handler, logger: logger,
-            handlerConcurrency: consumer.handler.dispatchLimit(batchSize: consumer.batch.size))
+            handlerConcurrency: consumer.handler.dispatchLimit(batchSize: consumer.batch.size), metrics: metrics)
         return await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
             var end = DispatchEnd.shutdown
@@ -169,8 +184,10 @@ public struct AMQPConsumerService: Service {
                 // requeues it when the channel closes.
                 guard !deliveries.isEmpty, session.failure == nil, !Task.isShuttingDownGracefully else { continue }
                 session.received(deliveries)
+                metrics.inFlight(deliveries.count)
                 group.addTask {
                     await run(deliveries, processor: processor, session: session)
+                    metrics.inFlight(-deliveries.count)
                 }
                 inFlight += 1
             }
@@ -252,7 +269,10 @@ public struct AMQPConsumerService: Service {
                 if case .retry(_, _, let reason) = decision.disposition {
                     logger.info(
                         "retrying in \(delay)",
-                        metadata: ["id": .string(decision.id?.value ?? ""), "reason": .string(reason)])
+                        metadata: [
+                            "id": .string(decision.id?.value ?? ""), "reason": .string(reason),
+                            "source": .string(messages[index].source.description),
+                        ])
                 }
             case .publishToDeadLetterThenAck(let reason):
                 var properties = delivery.properties
@@ -268,7 +288,10 @@ public struct AMQPConsumerService: Service {
                     body: delivery.body, properties: properties, mandatory: true)
                 logger.warning(
                     "dead-lettered: \(reason.description)",
-                    metadata: ["id": .string(decision.id?.value ?? ""), "reason": .string(reason.code)])
+                    metadata: [
+                        "id": .string(decision.id?.value ?? ""), "reason": .string(reason.code),
+                        "source": .string(messages[index].source.description),
+                    ])
             case .withholdAndPause:
                 throw SessionEnd.storeUnavailable("the dedup store did not answer")
             }

@@ -18,6 +18,8 @@ struct BatchProcessor: Sendable {
     /// Lease mode: how many handler calls of a batch run at once (order-keeping batches run
     /// one at a time).
     var handlerConcurrency = 16
+    /// Where the batch's counts and round-trip times go.
+    var metrics: ConsumerMetrics? = nil
 
     /// What happens to one message.
     struct Decision: Sendable {
@@ -57,7 +59,17 @@ struct BatchProcessor: Sendable {
                 firstSeen: now)
         }
         await fillFirstSeen(&decisions)
+        metrics?.record(decisions.map(\.disposition))
         return decisions
+    }
+
+    /// Runs one store call, timing it as `operation` in `idem_dedup_round_trip_seconds`.
+    private func timed<T>(
+        _ operation: String, _ body: () async throws(DedupStoreError) -> T
+    ) async throws(DedupStoreError) -> T {
+        let started = ContinuousClock.now
+        defer { metrics?.roundTrip(operation, took: .now - started) }
+        return try await body()
     }
 
     /// A batch after the body limit and the ID chain: poison decided, the rest to claim.
@@ -92,9 +104,11 @@ struct BatchProcessor: Sendable {
     /// Transactional mode (DESIGN.md): claims and handler in one transaction per batch.
     private func runTransaction(_ requests: [ClaimRequest], keepOrder: Bool) async -> [ProcessingEvent] {
         do {
-            let outcomes = try await store.processTransactionally(
-                consumer: consumer.name, requests, maxAttempts: consumer.retry.maxAttempts, handler: handler,
-                keepOrder: keepOrder)
+            let outcomes = try await timed("transaction") { () async throws(DedupStoreError) in
+                try await store.processTransactionally(
+                    consumer: consumer.name, requests, maxAttempts: consumer.retry.maxAttempts, handler: handler,
+                    keepOrder: keepOrder)
+            }
             return zip(outcomes, requests).map { ProcessingEvent($0, receivedHash: $1.payloadHash) }
         } catch {
             return Array(repeating: ProcessingEvent(error), count: requests.count)
@@ -109,7 +123,9 @@ struct BatchProcessor: Sendable {
     private func runLeases(_ requests: [ClaimRequest], keepOrder: Bool) async -> [ProcessingEvent] {
         let claims: [ClaimResult]
         do {
-            claims = try await store.claimLeases(consumer: consumer.name, requests, lease: consumer.dedup.lease)
+            claims = try await timed("claim") { () async throws(DedupStoreError) in
+                try await store.claimLeases(consumer: consumer.name, requests, lease: consumer.dedup.lease)
+            }
         } catch {
             return Array(repeating: ProcessingEvent(error), count: requests.count)
         }
@@ -178,7 +194,9 @@ struct BatchProcessor: Sendable {
         }
         let finished: Set<String>
         do {
-            finished = try await store.finishLeases(consumer: consumer.name, outcomes)
+            finished = try await timed("finish") { () async throws(DedupStoreError) in
+                try await store.finishLeases(consumer: consumer.name, outcomes)
+            }
         } catch {
             // The effects happened but their rows still read `processing`: the messages
             // stay unacknowledged, and their redeliveries wait for the lease.
@@ -196,7 +214,11 @@ struct BatchProcessor: Sendable {
             } else {
                 logger.warning(
                     "another worker took the message over while it was handled: its outcome is not recorded",
-                    metadata: ["id": .string(id.value), "fence": "\(entry.fence)"])
+                    metadata: [
+                        "id": .string(id.value), "fence": "\(entry.fence)",
+                        "source": .string(requests[entry.position].message.source.description),
+                    ])
+                metrics?.staleFenceRefused()
                 events[entry.position] = .heldByLiveLease(remaining: nil)
             }
         }
@@ -240,17 +262,21 @@ struct BatchProcessor: Sendable {
         }
         let events: [ProcessingEvent]
         do {
-            let outcomes = try await store.processOffsets(
-                consumer: consumer.name, requests, poison: poison, maxAttempts: consumer.retry.maxAttempts,
-                handler: handler)
+            let outcomes = try await timed("offsets") { () async throws(DedupStoreError) in
+                try await store.processOffsets(
+                    consumer: consumer.name, requests, poison: poison, maxAttempts: consumer.retry.maxAttempts,
+                    handler: handler)
+            }
             events = zip(outcomes, requests).map { ProcessingEvent($0, receivedHash: $1.payloadHash) }
         } catch {
             events = Array(repeating: ProcessingEvent(error), count: messages.count)
         }
         let policy = consumer.outcomePolicy
-        return messages.indices.map { index in
+        let decisions = messages.indices.map { index in
             Decision(id: ids[index], event: events[index], disposition: policy.decide(events[index]), firstSeen: now)
         }
+        metrics?.record(decisions.map(\.disposition))
+        return decisions
     }
 
     /// Dead letters carry when their ID was first seen, from the dedup table.

@@ -23,13 +23,18 @@ public struct KafkaConsumerService: Service {
     let store: any DedupStore
     let handler: any MessageHandler
     let readiness: StoreReadiness
+    let metrics: ConsumerMetrics
+    let health: HealthState
     let logger: Logger
 
-    /// Creates the service for `consumer`, whose source must be Kafka.
-    public init(
+    /// Creates the service for `consumer`, whose source must be Kafka; it reports to
+    /// `metrics` and `health`.
+    init(
         consumer: ConsumerConfig, source: KafkaSourceConfig, store: any DedupStore, handler: any MessageHandler,
-        readiness: StoreReadiness, logger: Logger
+        readiness: StoreReadiness, metrics: ConsumerMetrics, health: HealthState, logger: Logger
     ) {
+        self.metrics = metrics
+        self.health = health
         self.consumer = consumer
         self.source = source
         self.store = store
@@ -41,20 +46,25 @@ public struct KafkaConsumerService: Service {
     }
 
     public func run() async throws {
+        defer { health.set(consumer.name, .stopped) }
         do {
             try await cancelWhenGracefulShutdown { try await readiness.waitUntilReady() }
         } catch {
             return
         }
         var delay = Duration.milliseconds(500)
+        var sessions = 0
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
+                sessions += 1
+                if sessions > 1 { metrics.reconnected("kafka") }
                 try await runSession()
                 return
             } catch is CancellationError {
                 return
             } catch {
                 logger.warning("Kafka consumer failed, starting a new one in \(delay): \(error)")
+                health.set(consumer.name, .reconnecting("\(error)"))
                 let wait = delay
                 do {
                     try await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
@@ -85,11 +95,12 @@ public struct KafkaConsumerService: Service {
         logger.info(
             "consuming",
             metadata: ["topics": .string(source.topics.joined(separator: ",")), "group": .string(source.group)])
+        health.set(consumer.name, .consuming)
         let session = KafkaSession(
             service: self, kafka: kafka, producer: producer,
             processor: BatchProcessor(
                 consumer: consumer, store: store, handler: handler, logger: logger,
-                handlerConcurrency: consumer.handler.dispatchLimit(batchSize: consumer.batch.size)),
+                handlerConcurrency: consumer.handler.dispatchLimit(batchSize: consumer.batch.size), metrics: metrics),
             permits: AsyncSemaphore(permits: consumer.concurrency))
         var failure: (any Error)?
         do {

@@ -64,6 +64,7 @@ final class KafkaSession: Sendable {
             }
             if clock.now - lastCommit >= service.source.commitInterval {
                 await commitDone()
+                await reportLag()
                 lastCommit = clock.now
                 logger.trace("partitions", metadata: ["state": "\(partitionStates())"])
             }
@@ -174,6 +175,7 @@ final class KafkaSession: Sendable {
                 }
                 if first {
                     logger.warning("PostgreSQL unavailable, pausing every partition")
+                    service.health.set(consumer.name, .paused("PostgreSQL unavailable"))
                     let all = shared.withLock { Array($0.workers.keys) }
                     if !all.isEmpty { try await kafka.pause(all) }
                 }
@@ -214,6 +216,8 @@ final class KafkaSession: Sendable {
 
     private func storeIsBack() async throws {
         logger.info("PostgreSQL is back, resuming consumption")
+        service.health.set(consumer.name, .consuming)
+        service.metrics.reconnected("postgres")
         let resume = shared.withLock { shared -> [KafkaTopicPartition] in
             shared.storeDown = false
             shared.storeBack = false
@@ -244,6 +248,9 @@ final class KafkaSession: Sendable {
                     shared.resumeAt[partition] = nil
                     shared.committed[partition] = nil
                 }
+            }
+            for partition in partitions {
+                service.metrics.kafkaLag(topic: partition.topic, partition: partition.partition, nil)
             }
             try await kafka.completeRebalance(rebalance)
         case .assign(let partitions):
@@ -364,6 +371,21 @@ final class KafkaSession: Sendable {
         }
     }
 
+    /// Sets `idem_kafka_lag` of each assigned partition: the high watermark librdkafka last
+    /// saw minus the offset below which every record is done (or the committed one).
+    private func reportLag() async {
+        let positions = shared.withLock { shared in
+            shared.workers.map { ($0.key, $0.value.committable ?? shared.committed[$0.key]) }
+        }
+        guard !positions.isEmpty,
+            let watermarks = try? await kafka.cachedHighWatermarks(positions.map(\.0))
+        else { return }
+        for (partition, done) in positions {
+            guard let high = watermarks[partition], let done else { continue }
+            service.metrics.kafkaLag(topic: partition.topic, partition: partition.partition, high - done)
+        }
+    }
+
     // MARK: A partition worker
 
     private func work(_ worker: KafkaPartitionWorker) async {
@@ -377,6 +399,8 @@ final class KafkaSession: Sendable {
     }
 
     private func process(_ records: [KafkaRecord], worker: KafkaPartitionWorker) async {
+        service.metrics.inFlight(records.count)
+        defer { service.metrics.inFlight(-records.count) }
         let started = ContinuousClock.now
         let messages = records.map(KafkaMessageMapping.message)
         let decisions = await processor.process(messages, keepOrder: true)

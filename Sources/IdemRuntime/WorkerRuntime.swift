@@ -12,13 +12,20 @@ public struct WorkerRuntime: Sendable {
     public let config: WorkerConfig
     private let logger: Logger
     private let handlers: HandlerRegistry
+    private let metricsText: @Sendable () -> [UInt8]
 
     /// Creates the runtime for `config`; `handlers` are the Swift handlers a consumer may
-    /// name with `handler: {swift: NAME}`.
-    public init(config: WorkerConfig, logger: Logger, handlers: HandlerRegistry = HandlerRegistry()) {
+    /// name with `handler: {swift: NAME}`; `metricsText` renders the metrics backend's
+    /// exposition for `/metrics` (the executable bootstraps swift-metrics, with Prometheus
+    /// for `idem run`).
+    public init(
+        config: WorkerConfig, logger: Logger, handlers: HandlerRegistry = HandlerRegistry(),
+        metricsText: @escaping @Sendable () -> [UInt8] = { [] }
+    ) {
         self.config = config
         self.logger = logger
         self.handlers = handlers
+        self.metricsText = metricsText
     }
 
     /// What keeps each consumer's handler from being built (a Swift handler not registered,
@@ -44,19 +51,35 @@ public struct WorkerRuntime: Sendable {
         let database = DatabaseService(
             pool: pool, table: table, endpoint: config.postgres.redactedURL, readiness: readiness, logger: logger)
         let store = PostgresDedupStore(pool: pool, table: table, logger: logger)
-        let services =
-            [
-                ServiceGroupConfiguration.ServiceConfiguration(
-                    service: database, successTerminationBehavior: .ignore,
-                    failureTerminationBehavior: .gracefullyShutdownGroup)
-            ]
-            + config.consumers.map { consumer in
-                ServiceGroupConfiguration.ServiceConfiguration(
-                    service: consumerService(
-                        consumer, handler: handlers[consumer.name]!, store: store, readiness: readiness),
-                    successTerminationBehavior: .ignore,
-                    failureTerminationBehavior: .gracefullyShutdownGroup)
-            }
+        let health = HealthState(consumers: config.consumers.map(\.name))
+        let minutes = MinuteStats()
+        // Shutdown runs in reverse order: the consumers stop first, then the per-minute
+        // counts are written, then the listener and the pool close.
+        var supporting: [any Service] = [database]
+        if config.metrics.enabled {
+            supporting.append(
+                OperationsServer(
+                    host: config.metrics.host, port: config.metrics.port, health: health, metrics: metricsText,
+                    logger: logger))
+            supporting.append(
+                DatabaseMonitor(
+                    url: config.postgres.url, connectTimeout: config.postgres.connectTimeout, table: table, pool: pool,
+                    health: health, interval: .seconds(2), logger: logger))
+        }
+        supporting.append(
+            StatsFlusher(
+                minutes: minutes, pool: pool, table: table, readiness: readiness, interval: .seconds(10),
+                logger: logger))
+        let consumers = config.consumers.map { consumer in
+            consumerService(
+                consumer, handler: handlers[consumer.name]!, store: store, readiness: readiness,
+                metrics: ConsumerMetrics(consumer: consumer.name, minutes: minutes), health: health)
+        }
+        let services = (supporting + consumers).map { service in
+            ServiceGroupConfiguration.ServiceConfiguration(
+                service: service, successTerminationBehavior: .ignore,
+                failureTerminationBehavior: .gracefullyShutdownGroup)
+        }
         var configuration = ServiceGroupConfiguration(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = gracePeriod ?? config.shutdown.gracePeriod
@@ -66,17 +89,19 @@ public struct WorkerRuntime: Sendable {
 
     /// The service that runs `consumer`: the adapter for its source.
     private func consumerService(
-        _ consumer: ConsumerConfig, handler: any MessageHandler, store: any DedupStore, readiness: StoreReadiness
+        _ consumer: ConsumerConfig, handler: any MessageHandler, store: any DedupStore, readiness: StoreReadiness,
+        metrics: ConsumerMetrics, health: HealthState
     ) -> any Service {
+        let handler = MeasuredHandler(handler: handler, metrics: metrics)
         switch consumer.source {
         case .amqp(let source):
             return AMQPConsumerService(
                 consumer: consumer, source: source, store: store, handler: handler, readiness: readiness,
-                logger: logger)
+                metrics: metrics, health: health, logger: logger)
         case .kafka(let source):
             return KafkaConsumerService(
                 consumer: consumer, source: source, store: store, handler: handler, readiness: readiness,
-                logger: logger)
+                metrics: metrics, health: health, logger: logger)
         }
     }
 

@@ -56,11 +56,18 @@ struct OutageTests {
         try await world.migrate(config)
         let worker = try WorkerProcess(config: config)
         try await worker.waitUntilConsuming()
+        let endpoint = try await OperationsEndpoint.of(worker)
         try await world.publish((0..<50).map { ("p\($0)", "p-\($0)", AMQPTable()) })
         try await world.eventually(30, "first 50 effects") { try await world.effectCounts().rows >= 50 }
+        try await world.eventually(10, "ready") { try await endpoint.get("/readyz").status == 200 }
 
         _ = try await RabbitControl.services(["stop", "postgres"])
         do {
+            // /readyz turns not ready, naming PostgreSQL; /healthz stays up.
+            try await world.eventually(20, "not ready") { try await endpoint.get("/readyz").status == 503 }
+            let readiness = try await endpoint.get("/readyz")
+            #expect(readiness.body.contains("postgres: down"), "\(readiness.body)")
+            #expect(try await endpoint.get("/healthz").status == 200)
             try await world.publish((50..<100).map { ("p\($0)", "p-\($0)", AMQPTable()) })
             // Nothing is acked while PostgreSQL is down: the worker hands back what it
             // held, and the 50 new messages wait in the queue.
@@ -83,6 +90,9 @@ struct OutageTests {
         #expect(counts.rows == 100)
         #expect(counts.distinct == 100)
         #expect(worker.logText.contains("resuming consumption"))
+        try await world.eventually(20, "ready again") { try await endpoint.get("/readyz").status == 200 }
+        #expect(
+            try await endpoint.sample("idem_reconnects_total", "consumer=\"\(world.name)\",service=\"postgres\"") == 1)
         #expect(try await worker.stop() == 0)
         try await world.cleanUp()
     }

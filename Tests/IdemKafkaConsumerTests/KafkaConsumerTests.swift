@@ -201,4 +201,39 @@ struct KafkaConsumerTests {
         #expect(try await second.stop() == 0)
         try await world.cleanUp()
     }
+
+    @Test func lagPerPartitionRisesWhileBehindAndFallsToZero() async throws {
+        let world = try await KafkaWorld.make(partitions: 2)
+        // 20 ms per record, 5 per batch: 200 records take a few seconds to work off.
+        let config = try world.config(
+            sql: "INSERT INTO \(world.effects)(id, body, source) SELECT $1, $2, $3 FROM pg_sleep(0.02)",
+            batch: "{size: 5, max_wait: 5ms}")
+        try await world.migrate(config)
+        let worker = try WorkerProcess(config: config)
+        try await worker.waitUntilConsuming()
+        let endpoint = try await OperationsEndpoint.of(worker)
+        try await world.produce((0..<200).map { (nil, "l\($0)", ["event-id": "l-\($0)"]) })
+        func lags() async throws -> [Double] {
+            try await (0..<2).asyncMap { partition in
+                try await endpoint.sample(
+                    "idem_kafka_lag", "consumer=\"\(world.name)\",topic=\"\(world.topic)\",partition=\"\(partition)\"")
+                    ?? -1
+            }
+        }
+        try await world.eventually(30, "a lag while behind") { try await lags().reduce(0, +) > 0 }
+        try await world.eventually(60, "200 effects") { try await world.effectCounts().rows == 200 }
+        try await world.eventually(10, "no lag") { try await lags() == [0, 0] }
+        #expect(try await endpoint.sample("idem_messages_received_total", "consumer=\"\(world.name)\"") == 200)
+        #expect(try await endpoint.sample("idem_messages_processed_total", "consumer=\"\(world.name)\"") == 200)
+        #expect(try await worker.stop() == 0)
+        try await world.cleanUp()
+    }
+}
+
+extension Sequence {
+    fileprivate func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var results: [T] = []
+        for element in self { results.append(try await transform(element)) }
+        return results
+    }
 }

@@ -1,0 +1,109 @@
+import Foundation
+import IdemAMQP
+import IdemTestSupport
+import Testing
+
+/// The operations listener of `idem run`: what `/metrics` counts, and the probes.
+@Suite("Metrics and health endpoints", .serialized)
+struct OperationsEndpointTests {
+    @Test func eachCounterMatchesWhatHappened() async throws {
+        let world = try await AMQPWorld.make()
+        // The handler's check: 'reject' bodies fail permanently (SQLSTATE 23514), and the
+        // first attempt at the ID 'flaky' fails transiently (57014); a sequence counts the
+        // attempts, since a failed statement rolls back any row it wrote.
+        try await world.sql("CREATE SEQUENCE \(world.name)_flaky")
+        try await world.sql(
+            """
+            CREATE OR REPLACE FUNCTION check_\(world.name)(id text, body text) RETURNS boolean LANGUAGE plpgsql AS $$
+            BEGIN
+                IF body = 'reject' THEN RAISE EXCEPTION 'rejected %', id USING ERRCODE = '23514'; END IF;
+                IF id = 'flaky' AND nextval('\(world.name)_flaky') = 1 THEN
+                    RAISE EXCEPTION 'busy' USING ERRCODE = '57014';
+                END IF;
+                RETURN true;
+            END $$
+            """)
+        let config = try world.config(
+            sql: "INSERT INTO \(world.effects)(id, body) SELECT $1, $2 WHERE check_\(world.name)($1, $2)",
+            retry: "{max_attempts: 3, initial_backoff: 200ms, jitter: 0}")
+        try await world.migrate(config)
+        let worker = try WorkerProcess(config: config)
+        try await worker.waitUntilConsuming()
+        let endpoint = try await OperationsEndpoint.of(worker)
+
+        // 5 new IDs, 2 redeliveries, 1 copy of m-3 with another body, 1 transient failure
+        // then success, 1 reject: 10 deliveries, 11 with the retry's.
+        var messages: [(body: String, messageId: String?, headers: AMQPTable)] = (1...5).map {
+            ("body \($0)", "m-\($0)", AMQPTable())
+        }
+        try await world.publish(messages)
+        try await world.eventually(30, "the first 5 effects") { try await world.effectCounts().rows == 5 }
+        messages = [
+            ("body 1", "m-1", AMQPTable()), ("body 2", "m-2", AMQPTable()), ("another body", "m-3", AMQPTable()),
+            ("works the second time", "flaky", AMQPTable()), ("reject", "bad", AMQPTable()),
+        ]
+        try await world.publish(messages)
+        try await world.eventually(30, "6 effects and 2 dead letters") {
+            let rows = try await world.effectCounts().rows
+            let dead = try await world.queueDepth(world.deadLetterQueue)
+            return rows == 6 && dead == 2
+        }
+        let consumer = "consumer=\"\(world.name)\""
+        try await world.eventually(10, "the counters to catch up") {
+            try await endpoint.sample("idem_messages_received_total", consumer) == 11
+        }
+        let text = try await endpoint.get("/metrics").body
+        func sample(_ name: String, _ labels: String = consumer) -> Double? {
+            OperationsEndpoint.sample(in: text, name, labels)
+        }
+        #expect(sample("idem_messages_received_total") == 11, "\(text)")
+        #expect(sample("idem_messages_processed_total") == 6)
+        #expect(sample("idem_messages_duplicate_total") == 2)
+        #expect(sample("idem_messages_retried_total") == 1)
+        #expect(sample("idem_payload_conflicts_total") == 1)
+        #expect(sample("idem_messages_dead_lettered_total", "\(consumer),reason=\"rejected\"") == 1)
+        #expect(sample("idem_messages_dead_lettered_total", "\(consumer),reason=\"payload-conflict\"") == 1)
+        #expect(sample("idem_stale_fence_refused_total") == 0)
+        #expect(sample("idem_messages_in_flight") == 0)
+        // Handler calls: 5 + flaky twice + the reject; the duplicates never reach it.
+        #expect(sample("idem_handler_duration_seconds_count") == 8)
+        #expect(sample("idem_batch_size_sum") == 11)
+        #expect((sample("idem_dedup_round_trip_seconds_count", "\(consumer),operation=\"transaction\"") ?? 0) >= 3)
+        #expect(sample("idem_postgres_up", "") == 1)
+        #expect(try await endpoint.get("/healthz") == (200, "ok\n"))
+        let ready = try await endpoint.get("/readyz")
+        #expect(ready.status == 200)
+        #expect(ready.body.contains("consumer \(world.name): consuming"))
+        #expect(try await endpoint.get("/nothing-here").status == 404)
+
+        // The same counts reach the per-minute table once the worker stops.
+        #expect(try await worker.stop() == 0)
+        let stats = try await world.sql(
+            """
+            SELECT sum(received), sum(processed), sum(duplicates), sum(retried), sum(dead_lettered),
+                   sum(payload_conflicts)
+            FROM \(world.table)_stats WHERE consumer = $1
+            """, [world.name])
+        #expect(stats.rows.first == ["11", "6", "2", "1", "2", "1"])
+        try await world.sql("DROP FUNCTION check_\(world.name)(text, text)")
+        try await world.sql("DROP SEQUENCE \(world.name)_flaky")
+        try await world.cleanUp()
+    }
+
+    @Test func aBusyMetricsPortIsAClearStartupError() async throws {
+        let world = try await AMQPWorld.make()
+        let config = try world.config()
+        try await world.migrate(config)
+        let first = try WorkerProcess(config: config)
+        try await first.waitUntilConsuming()
+        let endpoint = try await OperationsEndpoint.of(first)
+        let taken = try String(contentsOf: config, encoding: .utf8).replacingOccurrences(
+            of: "listen: \"127.0.0.1:0\"", with: "listen: \"\(endpoint.base.host!):\(endpoint.base.port!)\"")
+        let run = try await IdemProcess.run(["run", "--config", try IdemProcess.temporaryFile(taken).path])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("cannot listen on \(endpoint.base.host!):\(endpoint.base.port!)"), "\(run.stderr)")
+        #expect(run.stderr.contains("metrics.listen"))
+        #expect(try await first.stop() == 0)
+        try await world.cleanUp()
+    }
+}
