@@ -55,25 +55,33 @@ public struct WorkerRuntime: Sendable {
         let minutes = MinuteStats()
         // Shutdown runs in reverse order: the consumers stop first, then the per-minute
         // counts are written, then the listener and the pool close.
-        var supporting: [any Service] = [database]
+        var supporting = [NamedService(description: "postgres", service: database)]
         if config.metrics.enabled {
             supporting.append(
-                OperationsServer(
-                    host: config.metrics.host, port: config.metrics.port, health: health, metrics: metricsText,
-                    logger: logger))
+                NamedService(
+                    description: "operations listener",
+                    service: OperationsServer(
+                        host: config.metrics.host, port: config.metrics.port, health: health, metrics: metricsText,
+                        logger: logger)))
             supporting.append(
-                DatabaseMonitor(
-                    url: config.postgres.url, connectTimeout: config.postgres.connectTimeout, table: table, pool: pool,
-                    health: health, interval: .seconds(2), logger: logger))
+                NamedService(
+                    description: "postgres monitor",
+                    service: DatabaseMonitor(
+                        url: config.postgres.url, connectTimeout: config.postgres.connectTimeout, table: table,
+                        pool: pool, health: health, interval: .seconds(2), logger: logger)))
         }
         supporting.append(
-            StatsFlusher(
-                minutes: minutes, pool: pool, table: table, readiness: readiness, interval: .seconds(10),
-                logger: logger))
+            NamedService(
+                description: "stats writer",
+                service: StatsFlusher(
+                    minutes: minutes, pool: pool, table: table, readiness: readiness, interval: .seconds(10),
+                    logger: logger)))
         let consumers = config.consumers.map { consumer in
-            consumerService(
-                consumer, handler: handlers[consumer.name]!, store: store, readiness: readiness,
-                metrics: ConsumerMetrics(consumer: consumer.name, minutes: minutes), health: health)
+            NamedService(
+                description: "consumer \(consumer.name)",
+                service: consumerService(
+                    consumer, handler: handlers[consumer.name]!, store: store, readiness: readiness,
+                    metrics: ConsumerMetrics(consumer: consumer.name, minutes: minutes), health: health))
         }
         let services = (supporting + consumers).map { service in
             ServiceGroupConfiguration.ServiceConfiguration(

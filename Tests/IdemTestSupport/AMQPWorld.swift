@@ -159,12 +159,15 @@ public final class WorkerProcess: @unchecked Sendable {
     public let log: URL
 
     /// Starts `binary run --config config` (the `idem` binary unless another is given, such
-    /// as a program embedding idem).
-    public init(config: URL, binary: URL = IdemProcess.binary) throws {
+    /// as a program embedding idem), with `environment` added to the test's own.
+    public init(config: URL, binary: URL = IdemProcess.binary, environment: [String: String] = [:]) throws {
         log = FileManager.default.temporaryDirectory.appendingPathComponent("idem-worker-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process.executableURL = binary
         process.arguments = ["run", "--config", config.path]
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.standardError = try FileHandle(forWritingTo: log)
         process.standardOutput = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
