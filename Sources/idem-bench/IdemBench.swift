@@ -3,6 +3,7 @@ import Foundation
 import IdemCore
 import IdemPostgres
 import IdemRuntime
+import IdemTerminal
 import Logging
 
 /// `idem-bench`: measures the dedup store against a real PostgreSQL.
@@ -75,6 +76,7 @@ struct Claims: AsyncParsableCommand {
             PostgresPool(url: url, size: 1, connectTimeout: .seconds(10), logger: logger)
         }
         let queue = BatchQueue(batches)
+        let progress = TerminalProgress("claims", total: stream.count)
         let clock = ContinuousClock()
         let start = clock.now
         let latencies = try await withThrowingTaskGroup(of: [Duration].self) { group in
@@ -95,12 +97,14 @@ struct Claims: AsyncParsableCommand {
                             }
                         }
                         latencies.append(clock.now - began)
+                        progress.advance(by: next.count)
                     }
                     return latencies
                 }
             }
             return try await group.reduce(into: []) { $0 += $1 }
         }
+        progress.finish()
         let elapsed = (clock.now - start).seconds
         let rows = try await admin.query("SELECT count(*) FROM \(effects)").rows[0][0] ?? "?"
         for pool in pools { await pool.close() }

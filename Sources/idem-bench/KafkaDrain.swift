@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IdemKafka
+import IdemTerminal
 import Logging
 
 /// Reads a topic as fast as a bare consumer can, doing nothing with the records: the
@@ -50,10 +51,12 @@ struct KafkaDrain: AsyncParsableCommand {
         var start: ContinuousClock.Instant?
         var seen = 0
         var latencies: [Double] = []
+        let progress = TerminalProgress("consumed", total: records)
         while seen < records {
             let result = try await consumer.poll(maxRecords: pollSize, timeout: .seconds(1))
             if start == nil, !result.records.isEmpty { start = clock.now }
             seen += result.records.count
+            progress.update(done: seen)
             if latency {
                 let now = Date().timeIntervalSince1970 * 1_000_000
                 for record in result.records {
@@ -66,6 +69,7 @@ struct KafkaDrain: AsyncParsableCommand {
             }
             if let rebalance = result.rebalance { try await consumer.completeRebalance(rebalance) }
         }
+        progress.finish()
         let seconds = (clock.now - (start ?? clock.now)) / .seconds(1)
         await consumer.close()
         if latency, !latencies.isEmpty {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IdemKafka
+import IdemTerminal
 import Logging
 
 /// Fills a Kafka topic for the throughput benchmark: `--records` records over the
@@ -44,6 +45,7 @@ struct KafkaFill: AsyncParsableCommand {
             configuration: ["linger.ms": "20", "batch.num.messages": "10000", "compression.type": compression],
             logger: logger)
         let distinct = Int((Double(records) * (1 - duplicates)).rounded())
+        let progress = TerminalProgress("produced", total: records)
         let clock = ContinuousClock()
         let start = clock.now
         // Every fifth distinct record (for 20 %) is sent again later.
@@ -70,6 +72,7 @@ struct KafkaFill: AsyncParsableCommand {
                         headers: [KafkaHeader(key: "event-id", text: "e-\(id)")], partition: partition)
                 }
                 inFlight += 1
+                if n % 1000 == 999 { progress.update(done: n + 1) }
                 if inFlight >= 20_000 {
                     try await group.next()
                     inFlight -= 1
@@ -77,6 +80,7 @@ struct KafkaFill: AsyncParsableCommand {
             }
             try await group.waitForAll()
         }
+        progress.finish()
         let seconds = (clock.now - start) / .seconds(1)
         await producer.close()
         print(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IdemKafka
+import IdemTerminal
 import Logging
 
 /// A steady Kafka load for latency measurements: produces at a fixed rate, each value
@@ -40,6 +41,7 @@ struct KafkaPaced: AsyncParsableCommand {
         let start = clock.now
         var sent = 0
         var lagging = Duration.zero
+        let progress = TerminalProgress("produced", total: total)
         // A discarding group: finished produce tasks are reaped as they complete.
         try await withThrowingDiscardingTaskGroup { group in
             // Every millisecond, produce what is due by then: a steady rate, not bursts.
@@ -56,10 +58,12 @@ struct KafkaPaced: AsyncParsableCommand {
                     }
                     sent += 1
                 }
+                progress.update(done: sent)
                 lagging = max(lagging, (clock.now - start) - .seconds(Double(sent) / Double(rate)))
                 try await Task.sleep(for: .milliseconds(1))
             }
         }
+        progress.finish()
         let took = (clock.now - start) / .seconds(1)
         await producer.close()
         print(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IdemAMQP
+import IdemTerminal
 import Logging
 
 /// A steady load for latency measurements: publishes to a RabbitMQ queue at a fixed rate,
@@ -43,6 +44,7 @@ struct PacedPublish: AsyncParsableCommand {
         let start = clock.now
         var sent = 0
         var lagging = Duration.zero
+        let progress = TerminalProgress("published", total: total)
         // Every millisecond, publish what is due by then: a steady rate, not bursts.
         while sent < total {
             let elapsed = clock.now - start
@@ -56,11 +58,13 @@ struct PacedPublish: AsyncParsableCommand {
                 sent += 1
             }
             if sent % 1000 == 0 { try await connection.waitForConfirms() }
+            progress.update(done: sent)
             let behind = (clock.now - start) - .seconds(Double(sent) / Double(rate))
             lagging = max(lagging, behind)
             try await Task.sleep(for: .milliseconds(1))
         }
         try await connection.waitForConfirms()
+        progress.finish()
         let took = clock.now - start
         await connection.close()
         print(
