@@ -25,6 +25,10 @@ struct CheckConfig: AsyncParsableCommand {
         let config = try ConfigOptions.load(path)
         var lines = ["\(path): OK"]
         lines.append("  postgres: \(config.postgres.redactedURL), table \(config.postgres.table)")
+        lines.append(
+            config.metrics.enabled
+                ? "  metrics and health: http://\(config.metrics.listen) (/metrics, /healthz, /readyz)"
+                : "  metrics and health: off")
         for consumer in config.consumers {
             let ids = consumer.identity.sources.map(\.description).joined(separator: " → ")
             lines.append(
