@@ -8,7 +8,8 @@ struct MigrateTests {
     func config(table: String, url: String) throws -> URL {
         try IdemProcess.temporaryFile(
             minimalConfig.replacingOccurrences(of: "postgres://idem@127.0.0.1:5432/idem", with: url)
-                .replacingOccurrences(of: "consumers:", with: "  table: \(table)\nconsumers:"))
+                .replacingOccurrences(of: "consumers:", with: "  table: \(table)\nconsumers:")
+                + "\nmetrics: {listen: \"127.0.0.1:0\"}\n")
     }
 
     @Test func fourConcurrentProcessesThenAgain() async throws {

@@ -10,7 +10,8 @@ struct ShutdownTests {
         // Nothing listens on the configured PostgreSQL port: the worker keeps retrying
         // (fail-closed) when the signal comes.
         let config = try IdemProcess.temporaryFile(
-            minimalConfig.replacingOccurrences(of: "consumers:", with: "  connect_timeout: 200ms\nconsumers:"))
+            minimalConfig.replacingOccurrences(of: "consumers:", with: "  connect_timeout: 200ms\nconsumers:")
+                + "\nmetrics: {listen: \"127.0.0.1:0\"}\n")
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("idem-run-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = Process()
