@@ -215,6 +215,7 @@ let package = Package(
             dependencies: [
                 "IdemRuntime", "IdemPostgres", "IdemCore", "IdemConfig", "IdemTestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
     ]

@@ -44,22 +44,28 @@ final class ConsumerMetrics: Sendable {
     /// The counts for `idem stats`, written to the stats table by ``StatsFlusher``.
     let minutes: MinuteStats?
 
-    /// Creates the consumer's metrics; `minutes` collects the counts for the stats table.
-    init(consumer: String, minutes: MinuteStats? = nil) {
+    private let factory: any MetricsFactory
+
+    /// Creates the consumer's metrics in `factory` (the bootstrapped metrics system unless
+    /// another is given); `minutes` collects the counts for the stats table.
+    init(consumer: String, minutes: MinuteStats? = nil, factory: any MetricsFactory = MetricsSystem.factory) {
         self.consumer = consumer
         self.minutes = minutes
+        self.factory = factory
         let dimensions = [("consumer", consumer)]
-        received = Counter(label: "idem_messages_received_total", dimensions: dimensions)
-        processed = Counter(label: "idem_messages_processed_total", dimensions: dimensions)
-        duplicates = Counter(label: "idem_messages_duplicate_total", dimensions: dimensions)
-        retried = Counter(label: "idem_messages_retried_total", dimensions: dimensions)
-        deferred = Counter(label: "idem_messages_deferred_total", dimensions: dimensions)
-        payloadConflicts = Counter(label: "idem_payload_conflicts_total", dimensions: dimensions)
-        staleFence = Counter(label: "idem_stale_fence_refused_total", dimensions: dimensions)
-        handlerDuration = Metrics.Timer(label: "idem_handler_duration_seconds", dimensions: dimensions)
-        batchSize = Recorder(label: "idem_batch_size", dimensions: dimensions, aggregate: true)
-        inFlight = Meter(label: "idem_messages_in_flight", dimensions: dimensions)
-        retentionDeleted = Counter(label: "idem_retention_deleted_total", dimensions: dimensions)
+        func counter(_ label: String) -> Counter { Counter(label: label, dimensions: dimensions, factory: factory) }
+        received = counter("idem_messages_received_total")
+        processed = counter("idem_messages_processed_total")
+        duplicates = counter("idem_messages_duplicate_total")
+        retried = counter("idem_messages_retried_total")
+        deferred = counter("idem_messages_deferred_total")
+        payloadConflicts = counter("idem_payload_conflicts_total")
+        staleFence = counter("idem_stale_fence_refused_total")
+        retentionDeleted = counter("idem_retention_deleted_total")
+        handlerDuration = Metrics.Timer(
+            label: "idem_handler_duration_seconds", dimensions: dimensions, factory: factory)
+        batchSize = Recorder(label: "idem_batch_size", dimensions: dimensions, aggregate: true, factory: factory)
+        inFlight = Meter(label: "idem_messages_in_flight", dimensions: dimensions, factory: factory)
     }
 
     /// Counts a batch's decisions.
@@ -102,7 +108,8 @@ final class ConsumerMetrics: Sendable {
         let timer = roundTrips.withLock { timers in
             if let timer = timers[operation] { return timer }
             let timer = Metrics.Timer(
-                label: "idem_dedup_round_trip_seconds", dimensions: [("consumer", consumer), ("operation", operation)])
+                label: "idem_dedup_round_trip_seconds", dimensions: [("consumer", consumer), ("operation", operation)],
+                factory: factory)
             timers[operation] = timer
             return timer
         }
@@ -115,7 +122,8 @@ final class ConsumerMetrics: Sendable {
         let counter = reconnects.withLock { counters in
             if let counter = counters[service] { return counter }
             let counter = Counter(
-                label: "idem_reconnects_total", dimensions: [("consumer", consumer), ("service", service)])
+                label: "idem_reconnects_total", dimensions: [("consumer", consumer), ("service", service)],
+                factory: factory)
             counters[service] = counter
             return counter
         }
@@ -132,7 +140,8 @@ final class ConsumerMetrics: Sendable {
                 if let gauge = gauges[key] { return gauge }
                 let gauge = Gauge(
                     label: "idem_kafka_lag",
-                    dimensions: [("consumer", consumer), ("topic", topic), ("partition", String(partition))])
+                    dimensions: [("consumer", consumer), ("topic", topic), ("partition", String(partition))],
+                    factory: factory)
                 gauges[key] = gauge
                 return gauge
             }
@@ -151,7 +160,8 @@ final class ConsumerMetrics: Sendable {
         deadLettered.withLock { counters in
             if let counter = counters[reason] { return counter }
             let counter = Counter(
-                label: "idem_messages_dead_lettered_total", dimensions: [("consumer", consumer), ("reason", reason)])
+                label: "idem_messages_dead_lettered_total", dimensions: [("consumer", consumer), ("reason", reason)],
+                factory: factory)
             counters[reason] = counter
             return counter
         }

@@ -2,6 +2,7 @@ import Foundation
 import IdemConfig
 import IdemCore
 import IdemPostgres
+import MetricsTestKit
 import Testing
 
 @testable import IdemRuntime
@@ -10,8 +11,9 @@ import Testing
 /// outside any transaction with the ID and fence, and every claim ended in one round trip.
 @Suite("Lease mode batches")
 struct LeaseBatchTests {
-    static func processor(_ fixture: StoreFixture, handler: any MessageHandler, maxAttempts: Int = 2) -> BatchProcessor
-    {
+    static func processor(
+        _ fixture: StoreFixture, handler: any MessageHandler, maxAttempts: Int = 2, metrics: ConsumerMetrics? = nil
+    ) -> BatchProcessor {
         let consumer = ConsumerConfig(
             name: fixture.consumer, source: .amqp(AMQPSourceConfig(url: "amqp://localhost", queue: "orders")),
             identity: IdentityChain([.header("id")]), handler: HandlerConfig(kind: .swift(name: "test")),
@@ -20,7 +22,8 @@ struct LeaseBatchTests {
                 maxAttempts: maxAttempts, initialBackoff: .milliseconds(10), multiplier: 2, maxBackoff: .seconds(1),
                 jitter: 0))
         return BatchProcessor(
-            consumer: consumer, store: fixture.store, handler: handler, logger: fixture.logger, handlerConcurrency: 8)
+            consumer: consumer, store: fixture.store, handler: handler, logger: fixture.logger, handlerConcurrency: 8,
+            metrics: metrics)
     }
 
     static func message(_ id: String) -> Message {
@@ -120,12 +123,18 @@ struct LeaseBatchTests {
                 "UPDATE \(fixture.table.quoted) SET fence = fence + 1 WHERE message_id = $1", [context.id.value])
             return .success
         }
-        let outcome = await Self.processor(fixture, handler: handler).process([Self.message("z1")])
+        let testMetrics = TestMetrics()
+        let metrics = ConsumerMetrics(consumer: fixture.consumer, factory: testMetrics)
+        let outcome = await Self.processor(fixture, handler: handler, metrics: metrics).process([Self.message("z1")])
         guard case .heldByLiveLease = outcome[0].event else {
             Issue.record("a refused completion is a live lease, got \(outcome[0].event)")
             return
         }
         #expect(try await fixture.row("z1")?.status == "processing", "the new owner's claim stands")
+        let dimensions = [("consumer", fixture.consumer)]
+        #expect(testMetrics.counterTotal(label: "idem_stale_fence_refused_total", dimensions: dimensions) == 1)
+        #expect(testMetrics.counterTotal(label: "idem_messages_processed_total", dimensions: dimensions) == 0)
+        #expect(testMetrics.counterTotal(label: "idem_messages_deferred_total", dimensions: dimensions) == 1)
         try await fixture.drop()
     }
 }
