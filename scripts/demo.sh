@@ -118,6 +118,21 @@ for _ in $(seq 1 60); do
     sleep 0.5
 done
 sleep 1
+echo "While it runs, the worker answers on its operations listener (metrics.listen):"
+show "GET http://127.0.0.1:9464/readyz and /metrics (the idem_messages_* counters)"
+python3 - <<'PY' || true
+import urllib.request, urllib.error
+def get(path):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:9464" + path, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+status, body = get("/readyz")
+print(f"/readyz: {status}\n" + body)
+status, body = get("/metrics")
+print("\n".join(line for line in body.splitlines() if line.startswith("idem_messages_")))
+PY
 kill -TERM "$pid"
 started=$SECONDS
 rc=0
