@@ -1,5 +1,6 @@
 import CRdKafka
 import Logging
+import Synchronization
 
 /// The Swift side of a librdkafka handle: its logger, reachable from the C callbacks
 /// through the configuration opaque pointer.
@@ -11,6 +12,9 @@ final class KafkaClientContext: Sendable {
     /// A consumer's pending rebalances; with it, ``makeConfiguration(_:)`` installs the
     /// rebalance callback.
     let rebalances: KafkaRebalanceRecorder?
+    /// Set when librdkafka reports that every broker is down, cleared when its statistics
+    /// (`statistics.interval.ms`) show a broker connection up again.
+    let allBrokersDown = Atomic<Bool>(false)
 
     init(logger: Logger, rebalances: KafkaRebalanceRecorder? = nil) {
         self.logger = logger
@@ -42,6 +46,7 @@ final class KafkaClientContext: Sendable {
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(self).toOpaque())
         rd_kafka_conf_set_log_cb(conf, kafkaLogCallback)
         rd_kafka_conf_set_error_cb(conf, kafkaErrorCallback)
+        rd_kafka_conf_set_stats_cb(conf, kafkaStatisticsCallback)
         if rebalances != nil {
             rd_kafka_conf_set_rebalance_cb(conf, kafkaRebalanceCallback)
         }
@@ -112,11 +117,26 @@ private func kafkaErrorCallback(
     let error = rd_kafka_resp_err_t(rawValue: code)
     let text = reason.map { String(cString: $0) } ?? ""
     let metadata: Logger.Metadata = ["code": "\(String(cString: rd_kafka_err2name(error)))"]
+    if error == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN {
+        context.allBrokersDown.store(true, ordering: .relaxed)
+    }
     if error == RD_KAFKA_RESP_ERR__FATAL {
         context.logger.error("Kafka client fatal error: \(text)", metadata: metadata)
     } else {
         context.logger.warning("Kafka client error: \(text)", metadata: metadata)
     }
+}
+
+/// Reads the broker states from librdkafka's statistics, every `statistics.interval.ms`.
+private func kafkaStatisticsCallback(
+    _ handle: OpaquePointer?, _ json: UnsafeMutablePointer<CChar>?, _ length: Int, _ opaque: UnsafeMutableRawPointer?
+) -> Int32 {
+    guard let opaque, let json else { return 0 }
+    let context = Unmanaged<KafkaClientContext>.fromOpaque(opaque).takeUnretainedValue()
+    if let up = KafkaBrokerStatistics.anyBrokerUp(UnsafeRawBufferPointer(start: json, count: length)) {
+        context.allBrokersDown.store(!up, ordering: .relaxed)
+    }
+    return 0
 }
 
 /// The NUL-terminated text in a C error buffer.

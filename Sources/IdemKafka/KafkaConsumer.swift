@@ -34,7 +34,7 @@ import Logging
 /// (a commit, a pause, a seek) is made from another task.
 public actor KafkaConsumer {
     private let executor: ThreadExecutor
-    private let context: KafkaClientContext
+    let context: KafkaClientContext
     private let rebalances: KafkaRebalanceRecorder
     private var handle: OpaquePointer?
     /// The consumer queue (`rd_kafka_queue_get_consumer`), which librdkafka's main queue
@@ -105,6 +105,8 @@ public actor KafkaConsumer {
             defaults: [
                 "client.id": "idem", "auto.offset.reset": "earliest",
                 "queued.max.messages.kbytes": "16384",
+                // Broker states for readiness (see `allBrokersDown`).
+                "statistics.interval.ms": "5000",
             ],
             caller: configuration,
             forced: [
@@ -269,6 +271,37 @@ public actor KafkaConsumer {
             let partitions = offsets.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ", ")
             throw KafkaError(kind: .commit, context: "could not commit offsets of \(partitions)", code: code)
         }
+    }
+
+    /// Sends a commit of the given positions without waiting for the broker: for the
+    /// regular commits of a running consumer, which must not hold up its poll loop (a
+    /// synchronous commit waits for the group coordinator, as long as every broker is
+    /// down). A commit that fails is not reported; commit synchronously with
+    /// ``commit(offsets:)`` before giving partitions up.
+    ///
+    /// - Throws: ``KafkaError`` of kind ``KafkaError/Kind/commit`` when librdkafka refuses
+    ///   the request at once (for example with no group), or ``KafkaError/Kind/closed``.
+    public func commitWithoutWaiting(offsets: [KafkaPartitionOffset]) throws(KafkaError) {
+        let handle = try openHandle()
+        guard !offsets.isEmpty else { return }
+        let list = rd_kafka_topic_partition_list_new(Int32(offsets.count))!
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for position in offsets {
+            let entry = rd_kafka_topic_partition_list_add(list, position.topic, position.partition)
+            entry?.pointee.offset = position.offset
+        }
+        let code = rd_kafka_commit(handle, list, 1)
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            let partitions = offsets.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ", ")
+            throw KafkaError(kind: .commit, context: "could not commit offsets of \(partitions)", code: code)
+        }
+    }
+
+    /// Whether librdkafka reported every broker down and its statistics have not shown a
+    /// broker connection up since (they come every `statistics.interval.ms`, 5 s unless
+    /// configured). librdkafka keeps reconnecting by itself; this only reports it.
+    public nonisolated var allBrokersDown: Bool {
+        context.allBrokersDown.load(ordering: .relaxed)
     }
 
     /// Leaves the group (committing nothing more) and destroys the client. Later calls

@@ -29,6 +29,8 @@ final class KafkaSession: Sendable {
         var storeDown = false
         /// The probe found PostgreSQL answering again.
         var storeBack = false
+        /// librdkafka reported every broker down, and none has answered since.
+        var brokersDown = false
     }
 
     private var consumer: ConsumerConfig { service.consumer }
@@ -63,8 +65,9 @@ final class KafkaSession: Sendable {
                 probe = Task { await self.probeStore() }
             }
             if clock.now - lastCommit >= service.source.commitInterval {
-                await commitDone()
+                await commitDone(waiting: false)
                 await reportLag()
+                checkBrokers()
                 lastCommit = clock.now
                 logger.trace("partitions", metadata: ["state": "\(partitionStates())"])
             }
@@ -216,7 +219,7 @@ final class KafkaSession: Sendable {
 
     private func storeIsBack() async throws {
         logger.info("PostgreSQL is back, resuming consumption")
-        service.health.set(consumer.name, .consuming)
+        if !shared.withLock({ $0.brokersDown }) { service.health.set(consumer.name, .consuming) }
         service.metrics.reconnected("postgres")
         let resume = shared.withLock { shared -> [KafkaTopicPartition] in
             shared.storeDown = false
@@ -236,7 +239,7 @@ final class KafkaSession: Sendable {
             await withTaskGroup(of: Void.self) { group in
                 for worker in workers { group.addTask { await worker.stop() } }
             }
-            await commit(workers)
+            await commit(workers, waiting: true)
             shared.withLock { shared in
                 for worker in workers {
                     if let offset = worker.committable, shared.committed[worker.partition] != offset {
@@ -329,34 +332,42 @@ final class KafkaSession: Sendable {
         }
     }
 
-    /// The last commit before leaving: tried a few times, since a broker refuses commits
-    /// while the group rebalances.
+    /// The last commit before leaving, waiting for the broker: tried a few times, since a
+    /// broker refuses commits while the group rebalances.
     func commitFinal() async {
         for attempt in 1...5 {
-            if await commitDone() { return }
+            if await commitDone(waiting: true) { return }
             if attempt < 5 { try? await Task.sleep(for: .milliseconds(400)) }
         }
     }
 
-    /// Commits the done offsets that moved since the last commit; false if that failed.
+    /// Commits the done offsets; false if that failed. Without `waiting` only the offsets
+    /// that moved since the last commit are sent, and the broker's answer is not awaited
+    /// (the regular commits: a lost one only means redeliveries, which dedup absorbs);
+    /// `waiting` commits every done offset again and waits (before partitions are given up).
     @discardableResult
-    func commitDone() async -> Bool {
+    func commitDone(waiting: Bool) async -> Bool {
         let workers = shared.withLock { Array($0.workers.values) }
-        return await commit(workers)
+        return await commit(workers, waiting: waiting)
     }
 
     @discardableResult
-    private func commit(_ workers: [KafkaPartitionWorker]) async -> Bool {
+    private func commit(_ workers: [KafkaPartitionWorker], waiting: Bool) async -> Bool {
         let pending = shared.withLock { shared -> [KafkaPartitionOffset] in
             workers.compactMap { worker in
-                guard let offset = worker.committable, shared.committed[worker.partition] != offset else { return nil }
+                guard let offset = worker.committable, waiting || shared.committed[worker.partition] != offset
+                else { return nil }
                 return KafkaPartitionOffset(
                     topic: worker.partition.topic, partition: worker.partition.partition, offset: offset)
             }
         }
         guard !pending.isEmpty else { return true }
         do {
-            try await kafka.commit(offsets: pending)
+            if waiting {
+                try await kafka.commit(offsets: pending)
+            } else {
+                try await kafka.commitWithoutWaiting(offsets: pending)
+            }
             shared.withLock { shared in
                 for position in pending {
                     shared.committed[KafkaTopicPartition(topic: position.topic, partition: position.partition)] =
@@ -383,6 +394,25 @@ final class KafkaSession: Sendable {
         for (partition, done) in positions {
             guard let high = watermarks[partition], let done else { continue }
             service.metrics.kafkaLag(topic: partition.topic, partition: partition.partition, high - done)
+        }
+    }
+
+    /// Marks the consumer not ready while every broker is down (librdkafka reconnects by
+    /// itself; this only reports it), and ready again once a broker answers.
+    private func checkBrokers() {
+        let reachable = !kafka.allBrokersDown
+        let (changed, storeDown) = shared.withLock { shared in
+            defer { shared.brokersDown = !reachable }
+            return (shared.brokersDown == reachable, shared.storeDown)
+        }
+        guard changed else { return }
+        if reachable {
+            logger.info("a Kafka broker answers again")
+            if !storeDown { service.health.set(consumer.name, .consuming) }
+            service.metrics.reconnected("kafka")
+        } else {
+            logger.warning("every Kafka broker is down; librdkafka keeps reconnecting")
+            service.health.set(consumer.name, .reconnecting("every Kafka broker is down"))
         }
     }
 

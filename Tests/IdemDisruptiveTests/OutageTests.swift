@@ -64,7 +64,12 @@ struct OutageTests {
         _ = try await RabbitControl.services(["stop", "postgres"])
         do {
             // /readyz turns not ready, naming PostgreSQL; /healthz stays up.
-            try await world.eventually(20, "not ready") { try await endpoint.get("/readyz").status == 503 }
+            do {
+                try await world.eventually(20, "not ready") { try await endpoint.get("/readyz").status == 503 }
+            } catch {
+                Issue.record("\(worker.logText)")
+                throw error
+            }
             let readiness = try await endpoint.get("/readyz")
             #expect(readiness.body.contains("postgres: down"), "\(readiness.body)")
             #expect(try await endpoint.get("/healthz").status == 200)
@@ -106,11 +111,22 @@ struct OutageTests {
         try await world.produce((0..<100).map { (nil, "b\($0)", ["event-id": "b-\($0)"]) })
         try await world.eventually(60, "first 100 effects") { try await world.effectCounts().rows >= 100 }
 
+        let endpoint = try await OperationsEndpoint.of(worker)
+        try await world.eventually(10, "ready") { try await endpoint.get("/readyz").status == 200 }
         try await world.cluster.setBrokerDown(1)
-        try await Task.sleep(for: .seconds(3))
+        // /readyz turns not ready while the only broker is down.
+        do {
+            try await world.eventually(20, "not ready") { try await endpoint.get("/readyz").status == 503 }
+        } catch {
+            Issue.record("\(worker.logText)")
+            throw error
+        }
+        let readiness = try await endpoint.get("/readyz")
+        #expect(readiness.body.contains("every Kafka broker is down"), "\(readiness.body)")
         try await world.cluster.setBrokerUp(1)
         try await world.produce((100..<200).map { (nil, "b\($0)", ["event-id": "b-\($0)"]) })
         try await world.eventually(90, "200 effects") { try await world.effectCounts().rows >= 200 }
+        try await world.eventually(20, "ready again") { try await endpoint.get("/readyz").status == 200 }
         try await Task.sleep(for: .seconds(1))
         let counts = try await world.effectCounts()
         #expect(counts.rows == 200, "\(worker.logText)")
