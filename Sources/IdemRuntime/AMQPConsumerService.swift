@@ -278,7 +278,7 @@ public struct AMQPConsumerService: Service {
                 var properties = delivery.properties
                 for (key, value) in DeadLetterHeaders.headers(
                     reason: reason, consumer: consumer.name, source: messages[index].source, id: decision.id,
-                    firstSeen: decision.firstSeen)
+                    firstSeen: decision.firstSeen, deadLetteredAt: UInt64(Date().timeIntervalSince1970))
                 {
                     properties.headers[key] = AMQPMessageMapping.field(value)
                 }

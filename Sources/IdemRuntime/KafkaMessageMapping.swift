@@ -16,8 +16,10 @@ enum KafkaMessageMapping {
     }
 
     /// The headers of a dead letter: the original ones, then the `x-idem-*` ones (as text).
+    /// Of the record's own `x-idem-*` headers only `x-idem-replay-id` is kept: it names the
+    /// replay this record came from (see `idem dlq replay`).
     static func deadLetterHeaders(_ record: KafkaRecord, idem: [(String, HeaderValue)]) -> [KafkaHeader] {
-        record.headers.filter { !$0.key.hasPrefix("x-idem-") }
+        record.headers.filter { !DeadLetterHeaders.isIdemHeader($0.key) || $0.key == DeadLetterHeaders.replayId }
             + idem.map { name, value in KafkaHeader(key: name, text: value.identityText ?? "") }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import IdemConcurrency
 import IdemConfig
 import IdemCore
@@ -496,7 +497,7 @@ final class KafkaSession: Sendable {
     ) async throws {
         let headers = DeadLetterHeaders.headers(
             reason: reason, consumer: consumer.name, source: message.source, id: decision.id,
-            firstSeen: decision.firstSeen)
+            firstSeen: decision.firstSeen, deadLetteredAt: UInt64(Date().timeIntervalSince1970))
         let topic = service.source.deadLetterTopic(for: record.topic)
         _ = try await producer.produce(
             topic: topic, key: record.key, value: record.value,

@@ -1,0 +1,69 @@
+import ArgumentParser
+import IdemConfig
+import IdemPostgres
+import IdemRuntime
+import Logging
+
+/// The options every `idem dlq` command takes (`--config`, `--consumer`), and what they
+/// open: the consumer's dead letters and the replay audit.
+struct DLQOptions: ParsableArguments {
+    @OptionGroup var config: ConfigOptions
+
+    @Option(help: ArgumentHelp("The consumer whose dead letters to use.", valueName: "name"))
+    var consumer: String
+
+    /// The configuration and the consumer named; an unknown name is a usage error (exit 2)
+    /// naming the consumers there are.
+    func load() throws -> (WorkerConfig, ConsumerConfig) {
+        let loaded = try config.load()
+        guard let chosen = loaded.consumers.first(where: { $0.name == consumer }) else {
+            throw CLIFailure.config(
+                "no consumer named '\(consumer)' in \(loaded.file) (consumers: \(loaded.consumers.map(\.name).joined(separator: ", ")))"
+            )
+        }
+        return (loaded, chosen)
+    }
+
+    /// A logger for the broker clients: warnings and errors only, on standard error.
+    static func logger(_ config: WorkerConfig) -> Logger {
+        LogSetup.bootstrap(config.logging)
+        var logger = Logger(label: "idem")
+        logger.logLevel = .warning
+        return logger
+    }
+
+    /// A PostgreSQL connection with the current schema (the audit table comes with
+    /// migration 3). Exit 1, naming the endpoint, when PostgreSQL cannot be reached.
+    static func connectAudit(
+        _ config: WorkerConfig, command: String, logger: Logger
+    ) async throws -> (PostgresConnection, ReplayAudit) {
+        let table = DedupTableName(config.postgres.table)
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(
+                url: config.postgres.url, connectTimeout: config.postgres.connectTimeout,
+                applicationName: "idem \(command)", logger: logger)
+        } catch {
+            throw CLIFailure.runtime("idem \(command): \(error)")
+        }
+        do {
+            try await SchemaMigrator(table: table, logger: logger).requireCurrent(on: connection)
+        } catch {
+            await connection.close()
+            throw CLIFailure.runtime("idem \(command): \(table): \(error)")
+        }
+        return (connection, ReplayAudit(connection: connection, table: table))
+    }
+
+    /// The consumer's dead-letter queue or topics. Exit 1, naming the endpoint, when the
+    /// broker cannot be reached.
+    static func openChannel(
+        _ consumer: ConsumerConfig, command: String, logger: Logger
+    ) async throws -> any DeadLetterChannel {
+        do {
+            return try await DeadLetterChannels.open(for: consumer, logger: logger)
+        } catch {
+            throw CLIFailure.runtime("idem \(command): \(consumer.name): \(error)")
+        }
+    }
+}
