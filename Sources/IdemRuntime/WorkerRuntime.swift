@@ -44,7 +44,7 @@ public struct WorkerRuntime: Sendable {
         let database = DatabaseService(
             pool: pool, table: table, endpoint: config.postgres.redactedURL, readiness: readiness, logger: logger)
         let store = PostgresDedupStore(pool: pool, table: table, logger: logger)
-        let services =
+        var services =
             [
                 ServiceGroupConfiguration.ServiceConfiguration(
                     service: database, successTerminationBehavior: .ignore,
@@ -57,6 +57,13 @@ public struct WorkerRuntime: Sendable {
                     successTerminationBehavior: .ignore,
                     failureTerminationBehavior: .gracefullyShutdownGroup)
             }
+        // Retention: one sweeper per consumer, after the consumers so that it stops first.
+        let retention = DedupRetention(pool: pool, table: table)
+        services += config.consumers.map { consumer in
+            ServiceGroupConfiguration.ServiceConfiguration(
+                service: RetentionSweeper(consumer: consumer, store: retention, readiness: readiness, logger: logger),
+                successTerminationBehavior: .ignore, failureTerminationBehavior: .gracefullyShutdownGroup)
+        }
         var configuration = ServiceGroupConfiguration(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = gracePeriod ?? config.shutdown.gracePeriod

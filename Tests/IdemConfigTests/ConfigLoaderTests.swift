@@ -279,7 +279,9 @@ struct ConfigLoaderTests {
         let dedup = try load(yaml).consumers[0].dedup
         #expect(dedup.sweepInterval == .milliseconds(250))
         #expect(dedup.sweepBatch == 50)
-        #expect(issues(minimal + "\n    dedup:\n      sweep_batch: 0\n").first?.path.description == "consumers[0].dedup.sweep_batch")
+        #expect(
+            issues(minimal + "\n    dedup:\n      sweep_batch: 0\n").first?.path.description
+                == "consumers[0].dedup.sweep_batch")
     }
 
     @Test func duplicateConsumerNames() {
