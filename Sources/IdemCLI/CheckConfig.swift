@@ -4,13 +4,27 @@ import IdemCore
 import IdemRuntime
 import Logging
 
-/// `idem check-config FILE`: validates a configuration without connecting to anything.
+/// `idem check-config FILE`: validates a configuration; the only service it asks anything
+/// is Kafka, for the retention of the topics (skipped with `--offline`).
 struct CheckConfig: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config",
         abstract: "Validate a worker configuration and print what it sets up.",
-        discussion: "Problems are printed as FILE:LINE:COLUMN: KEY.PATH: what was expected. Exit 2 if any."
+        discussion: """
+            Problems are printed as FILE:LINE:COLUMN: KEY.PATH: what was expected. Exit 2 if any.
+
+            Warnings (standard error) name settings that are valid but probably wrong, such as a \
+            dedup retention not longer than the redelivery horizon. For Kafka consumers the \
+            brokers are asked for each topic's retention (retention.ms, cleanup.policy; at most \
+            \(DurationParser.format(CheckConfig.kafkaTimeout)) in all): a dedup retention shorter \
+            than the topic's is a warning, since a group whose committed offsets are lost or \
+            reset reads again records whose rows are gone. When the brokers cannot be reached or \
+            do not answer, a note says so. --offline asks nothing of any service.
+            """
     )
+
+    /// The most the Kafka topic retention check may take.
+    static let kafkaTimeout = Duration.seconds(3)
 
     @Argument(help: ArgumentHelp("The configuration file (default: --config, or worker.yaml).", valueName: "file"))
     var file: String?
@@ -19,6 +33,9 @@ struct CheckConfig: AsyncParsableCommand {
 
     @Flag(help: "Treat warnings as errors (exit 2).")
     var strict = false
+
+    @Flag(help: "Ask no broker anything (skip reading the Kafka topics' retention).")
+    var offline = false
 
     func run() async throws {
         let path = file ?? options.config
@@ -43,7 +60,15 @@ struct CheckConfig: AsyncParsableCommand {
             throw CLIFailure.config(problems.map { "\(path): \($0)" }.joined(separator: "\n"))
         }
         print(lines.joined(separator: "\n"))
-        let warnings = ConfigWarnings.warnings(for: config)
+        var warnings = ConfigWarnings.warnings(for: config)
+        if !offline {
+            let kafka = await KafkaRetentionCheck.run(config, timeout: Self.kafkaTimeout)
+            warnings += kafka.warnings
+            var noted: Set<String> = []
+            for note in kafka.notes where noted.insert(note).inserted {
+                printError("note: \(note)")
+            }
+        }
         for warning in warnings {
             printError("warning: \(warning)")
         }

@@ -14,7 +14,9 @@ struct Idem: AsyncParsableCommand {
             Exit codes: 0 success, 1 runtime failure, 2 configuration or usage error.
             """,
         version: version,
-        subcommands: [CheckConfig.self, Migrate.self, Run.self, DeriveID.self, Publish.self, DLQ.self]
+        subcommands: [
+            CheckConfig.self, Migrate.self, Run.self, DeriveID.self, Publish.self, DLQ.self, Purge.self, Stats.self,
+        ]
     )
 }
 

@@ -31,6 +31,8 @@ public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
         case flush
         /// A mock cluster operation failed.
         case mockCluster
+        /// An Admin API request (reading topic configurations) failed or went unanswered.
+        case admin
         /// An argument was out of range.
         case invalidArgument
         /// The client was already closed.

@@ -138,16 +138,4 @@ struct DedupStatements: Sendable {
         RETURNING p.message_id
         """
     }
-
-    /// Retention: `$1` consumer, `$2` age in seconds, `$3` batch size.
-    var deleteExpired: String {
-        """
-        DELETE FROM \(table.quoted)
-        WHERE ctid = ANY (ARRAY(
-            SELECT ctid FROM \(table.quoted)
-            WHERE consumer = $1 AND status IN ('done', 'dead')
-              AND updated_at < now() - make_interval(secs => $2::double precision)
-            LIMIT $3))
-        """
-    }
 }

@@ -353,21 +353,10 @@ public struct PostgresDedupStore: DedupStore {
     public func deleteExpired(
         consumer: String, olderThan age: Duration, batchSize: Int
     ) async throws(DedupStoreError) -> Int {
-        var total = 0
-        while true {
-            let deleted: Int
-            do {
-                deleted = try await pool.withConnection { connection in
-                    try await connection.query(
-                        sql.deleteExpired, [consumer, String(age.seconds), String(batchSize)]
-                    ).affectedRows ?? 0
-                }
-            } catch {
-                throw Self.storeError(error)
-            }
-            total += deleted
-            if deleted < batchSize { return total }
-        }
+        let retention = DedupRetention(pool: pool, table: sql.table)
+        let cutoff = try await retention.cutoff(age: age)
+        return try await retention.deleteExpired(
+            consumer: consumer, statuses: DedupRetention.sweptStatuses, before: cutoff, batchSize: batchSize)
     }
 
     private func updateOne(_ statement: String, _ parameters: [String?]) async throws(DedupStoreError) -> Bool {

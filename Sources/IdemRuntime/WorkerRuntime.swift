@@ -53,8 +53,9 @@ public struct WorkerRuntime: Sendable {
         let store = PostgresDedupStore(pool: pool, table: table, logger: logger)
         let health = HealthState(consumers: config.consumers.map(\.name))
         let minutes = MinuteStats()
-        // Shutdown runs in reverse order: the consumers stop first, then the per-minute
-        // counts are written, then the listener and the pool close.
+        // Shutdown runs in reverse order: the retention sweepers stop first, then the
+        // consumers, then the per-minute counts are written, then the listener and the
+        // pool close.
         var supporting = [NamedService(description: "postgres", service: database)]
         if config.metrics.enabled {
             supporting.append(
@@ -76,14 +77,24 @@ public struct WorkerRuntime: Sendable {
                 service: StatsFlusher(
                     minutes: minutes, pool: pool, table: table, readiness: readiness, interval: .seconds(10),
                     logger: logger)))
-        let consumers = config.consumers.map { consumer in
+        let metrics = config.consumers.map { ConsumerMetrics(consumer: $0.name, minutes: minutes) }
+        let consumers = zip(config.consumers, metrics).map { consumer, metrics in
             NamedService(
                 description: "consumer \(consumer.name)",
                 service: consumerService(
                     consumer, handler: handlers[consumer.name]!, store: store, readiness: readiness,
-                    metrics: ConsumerMetrics(consumer: consumer.name, minutes: minutes), health: health))
+                    metrics: metrics, health: health))
         }
-        let services = (supporting + consumers).map { service in
+        // Retention: one sweeper per consumer.
+        let retention = DedupRetention(pool: pool, table: table)
+        let sweepers = zip(config.consumers, metrics).map { consumer, metrics in
+            NamedService(
+                description: "retention sweeper \(consumer.name)",
+                service: RetentionSweeper(
+                    consumer: consumer, store: retention, readiness: readiness, logger: logger,
+                    onDeleted: { _, rows in metrics.retentionDeleted(rows) }))
+        }
+        let services = (supporting + consumers + sweepers).map { service in
             ServiceGroupConfiguration.ServiceConfiguration(
                 service: service, successTerminationBehavior: .ignore,
                 failureTerminationBehavior: .gracefullyShutdownGroup)
