@@ -111,7 +111,9 @@ public struct WorkerRuntime: Sendable {
         _ consumer: ConsumerConfig, handler: any MessageHandler, store: any DedupStore, readiness: StoreReadiness,
         metrics: ConsumerMetrics, health: HealthState
     ) -> any Service {
-        let handler = MeasuredHandler(handler: handler, metrics: metrics)
+        // A statement handler's SQL runs pipelined inside the dedup transaction, which the
+        // store recognises by its type: it is timed as the transaction's round trip.
+        let handler = handler is any StatementHandler ? handler : MeasuredHandler(handler: handler, metrics: metrics)
         switch consumer.source {
         case .amqp(let source):
             return AMQPConsumerService(

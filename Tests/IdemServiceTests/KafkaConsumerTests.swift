@@ -520,11 +520,20 @@ struct KafkaGroupMember {
 
     func run() async throws -> Report {
         var report = Report()
+        do {
+            try await loop(&report)
+        } catch let error as KafkaError where error.kind == .closed {
+            // The test closed the consumer between a poll and the call after it.
+        }
+        return report
+    }
+
+    private func loop(_ report: inout Report) async throws {
         var uncommitted: [KafkaRecord] = []
         let deadline = ContinuousClock.now + .seconds(180)
         while await !ledger.stopped, ContinuousClock.now < deadline {
             // nil: the test closed the consumer.
-            guard let result = try await poll() else { return report }
+            guard let result = try await poll() else { return }
             uncommitted += result.records
             if !uncommitted.isEmpty {
                 do {
@@ -553,7 +562,6 @@ struct KafkaGroupMember {
             // Noted once completed, so that the test sees the assignment in effect.
             await ledger.note(rebalance, by: name)
         }
-        return report
     }
 
     /// The next poll result, or nil once the consumer is closed.
