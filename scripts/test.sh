@@ -15,6 +15,9 @@
 #   IDEM_BUILD_FLAGS="..."   extra flags for swift build / swift test, e.g. "--scratch-path .build-ci"
 #   IDEM_KEEP_SERVICES=1     leave the services running at the end
 #   IDEM_SKIP_DEPS=1         skip scripts/install-deps.sh
+#   IDEM_TEST_PARALLELISM=N  tests run at once (default 6): every end-to-end test starts
+#                            worker processes, and on two cores more at once starve the
+#                            brokers' heartbeats and the tests' timing bounds
 #   (plus everything scripts/services.sh reads: IDEM_SERVICES_DIR, ports, ...)
 set -euo pipefail
 
@@ -24,6 +27,7 @@ SERVICES=(postgres rabbitmq kafka)
 SERVICES_DIR=${IDEM_SERVICES_DIR:-/tmp/idem-services}
 [[ "$SERVICES_DIR" == /* ]] || SERVICES_DIR=$PWD/$SERVICES_DIR
 export IDEM_SERVICES_DIR=$SERVICES_DIR # absolute, for services.sh run from the repo root
+export SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=${IDEM_TEST_PARALLELISM:-6}
 ENV_FILE=$SERVICES_DIR/services.env
 
 say() { printf '[test] %s\n' "$*" >&2; }

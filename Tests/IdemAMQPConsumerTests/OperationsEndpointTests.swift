@@ -11,13 +11,13 @@ struct OperationsEndpointTests {
         // The handler's check: 'reject' bodies fail permanently (SQLSTATE 23514), and the
         // first attempt at the ID 'flaky' fails transiently (57014); a sequence counts the
         // attempts, since a failed statement rolls back any row it wrote.
-        try await world.sql("CREATE SEQUENCE \(world.name)_flaky")
+        try await world.sql("CREATE SEQUENCE seq_\(world.name)_flaky")
         try await world.sql(
             """
             CREATE OR REPLACE FUNCTION check_\(world.name)(id text, body text) RETURNS boolean LANGUAGE plpgsql AS $$
             BEGIN
                 IF body = 'reject' THEN RAISE EXCEPTION 'rejected %', id USING ERRCODE = '23514'; END IF;
-                IF id = 'flaky' AND nextval('\(world.name)_flaky') = 1 THEN
+                IF id = 'flaky' AND nextval('seq_\(world.name)_flaky') = 1 THEN
                     RAISE EXCEPTION 'busy' USING ERRCODE = '57014';
                 END IF;
                 RETURN true;
@@ -87,7 +87,7 @@ struct OperationsEndpointTests {
             """, [world.name])
         #expect(stats.rows.first == ["11", "6", "2", "1", "2", "1"])
         try await world.sql("DROP FUNCTION check_\(world.name)(text, text)")
-        try await world.sql("DROP SEQUENCE \(world.name)_flaky")
+        try await world.sql("DROP SEQUENCE seq_\(world.name)_flaky")
         try await world.cleanUp()
     }
 
