@@ -10,7 +10,10 @@
 #   3. `idem migrate`: the dedup table's schema, versioned and idempotent,
 #   4. `idem publish` of sample orders (duplicates, a payload conflict, a rejected order,
 #      messages without an ID) to RabbitMQ, then `idem run`: each order's effect once, the
-#      rest dead-lettered with its reason; SIGTERM, exit 0; then the tables and queues.
+#      rest dead-lettered with its reason; /readyz and the message counters of /metrics
+#      while it runs; SIGTERM, exit 0; then the tables and queues,
+#   5. `idem stats`, `idem dlq list`, and `idem dlq replay` of the rejected order once its
+#      cause is fixed: processed once, audited, and a second replay refused.
 # On exit it stops the services it started (services already running are left alone).
 #
 # Environment: IDEM_SKIP_DEPS=1 skips scripts/install-deps.sh; IDEM_KEEP_SERVICES=1 leaves
@@ -95,7 +98,8 @@ psql_demo -c "DROP TABLE IF EXISTS demo_orders" \
     -c "CREATE TABLE demo_orders (id text PRIMARY KEY, amount numeric NOT NULL CHECK (amount > 0))" \
     -c "DELETE FROM processed_messages WHERE consumer = 'orders'" \
     -c "DROP TABLE IF EXISTS demo_events" -c "CREATE TABLE demo_events (id text PRIMARY KEY, body text)" \
-    -c "DELETE FROM processed_messages WHERE consumer = 'events'"
+    -c "DELETE FROM processed_messages WHERE consumer = 'events'" \
+    -c "DELETE FROM processed_messages_replays WHERE consumer IN ('orders', 'events')"
 bash "$SCRIPT_DIR/services.sh" rabbitmqctl purge_queue demo.orders >/dev/null 2>&1 || true
 bash "$SCRIPT_DIR/services.sh" rabbitmqctl purge_queue demo.orders.dlq >/dev/null 2>&1 || true
 echo "demo/orders.jsonl holds 11 deliveries: ord-1001 three times (and once more with another"
@@ -152,5 +156,37 @@ echo "The Kafka effects: one row per event ID, each exactly once (ev-2 came twic
 psql_demo -c "SELECT id, body FROM demo_events ORDER BY id"
 echo "The events consumer keeps rows in the same dedup table, keyed by its own name."
 psql_demo -c "SELECT message_id, status, source FROM processed_messages WHERE consumer = 'events' ORDER BY message_id"
+
+bold "5. Operating it: statistics, dead letters, a replay"
+show "idem stats --config demo/worker.yaml"
+idem stats --config demo/worker.yaml
+echo
+show "idem dlq list --config demo/worker.yaml --consumer orders"
+idem dlq list --config demo/worker.yaml --consumer orders
+echo
+echo "ord-1004 was rejected by the table's CHECK (amount > 0). Say the rule was wrong: drop it,"
+echo "then replay that dead letter. Its dedup row is reset and the replay is audited."
+psql_demo -c "ALTER TABLE demo_orders DROP CONSTRAINT demo_orders_amount_check"
+show "idem dlq replay --config demo/worker.yaml --consumer orders --reason rejected --by demo"
+idem dlq replay --config demo/worker.yaml --consumer orders --reason rejected --by demo
+show "idem run --config demo/worker.yaml   (again, until ord-1004 is processed)"
+"$BIN_DIR/idem" run --config demo/worker.yaml </dev/null 2>"$SERVICES_DIR/demo-run2.log" &
+pid=$!
+for _ in $(seq 1 60); do
+    [[ $(psql_demo -tA -c "SELECT count(*) FROM demo_orders WHERE id = 'ord-1004'") == 1 ]] && break
+    sleep 0.5
+done
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+((rc == 0))
+psql_demo -c "SELECT id, amount FROM demo_orders ORDER BY id"
+echo "The audit of replays:"
+psql_demo -c "SELECT id, consumer, message_id, reason, row_reset, replayed_by FROM processed_messages_replays ORDER BY id"
+echo "Replaying it again is refused: the message was replayed already (and is no longer a dead letter)."
+show "idem dlq replay --config demo/worker.yaml --consumer orders --id ord-1004"
+rc=0
+idem dlq replay --config demo/worker.yaml --consumer orders --id ord-1004 || rc=$?
+echo "(exit code $rc)"
 
 bold "Done"
