@@ -195,9 +195,26 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
         }
     }
 
+    #if os(Linux)
+        /// Sets the calling thread's name as Linux shows it (at most 15 bytes), through
+        /// `/proc/thread-self/comm`.
+        private static func setKernelThreadName(_ name: String) {
+            let descriptor = open("/proc/thread-self/comm", O_WRONLY)
+            guard descriptor >= 0 else { return }
+            let bytes = Array(name.utf8.prefix(15))
+            _ = bytes.withUnsafeBufferPointer { write(descriptor, $0.baseAddress, $0.count) }
+            close(descriptor)
+        }
+    #endif
+
     private func runLoop() {
-        // Named from inside the thread: that is where Linux applies it (pthread_setname_np).
+        // Named from inside the thread, directly: Linux names the thread that calls
+        // pthread_setname_np, and a new thread otherwise keeps its creator's name (Foundation's
+        // setter does not always pass the name on).
         Thread.current.name = name
+        #if os(Linux)
+            Self.setKernelThreadName(name)
+        #endif
         Thread.current.threadDictionary[Self.threadKey] = ObjectIdentifier(self)
         while true {
             condition.lock()

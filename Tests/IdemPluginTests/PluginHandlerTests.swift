@@ -105,12 +105,16 @@ struct PluginHandlerTests {
                     "consumer=orders-consumer id=order-7 fence=42 attempt=2 source=orders:3:99 body=hello body_null=0 "
                         + "key=K headers=a-bytes=AB,b-text=v,c-int=42,d-table=(null),e-empty= thread=idem-plugin-1"))
         let (empty, emptyContext) = PluginFixtures.message("", id: "e")
-        let result = await handler.handle(empty, context: emptyContext)
-        #expect(
-            result
-                == .reject(
-                    "consumer=orders-consumer id=e fence=42 attempt=2 source=orders:3:0 body= body_null=0 key=(null) "
-                        + "headers= thread=idem-plugin-1"))
+        // Any of the plugin's threads may take the second call (the first may not have
+        // marked itself idle yet).
+        guard case .reject(let reason) = await handler.handle(empty, context: emptyContext) else {
+            Issue.record("expected the probe's reject")
+            return
+        }
+        let expected =
+            "consumer=orders-consumer id=e fence=42 attempt=2 source=orders:3:0 body= body_null=0 key=(null) headers= thread=idem-plugin-"
+        #expect(reason.hasPrefix(expected), "\(reason)")
+        #expect(["1", "2", "3", "4"].contains(reason.dropFirst(expected.count)), "\(reason)")
         await handler.close()
     }
 
