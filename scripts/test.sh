@@ -6,8 +6,9 @@
 # The project's one test command:
 #   1. scripts/install-deps.sh          (Debian packages; fast when already installed)
 #   2. swift build --build-tests        (fails fast on compile errors, before any service)
-#   3. scripts/services.sh start        (PostgreSQL, RabbitMQ, Kafka mock on loopback)
-#   4. swift test --skip-build ARGS...  with $IDEM_SERVICES_DIR/services.env exported
+#   3. scripts/validate-deploy.sh       (the deploy/ files, offline, with the idem just built)
+#   4. scripts/services.sh start        (PostgreSQL, RabbitMQ, Kafka mock on loopback)
+#   5. swift test --skip-build ARGS...  with $IDEM_SERVICES_DIR/services.env exported
 # and on exit stops the services it started itself, keeping the exit code of the tests.
 # Services that already ran before it started are left running.
 #
@@ -15,6 +16,7 @@
 #   IDEM_BUILD_FLAGS="..."   extra flags for swift build / swift test, e.g. "--scratch-path .build-ci"
 #   IDEM_KEEP_SERVICES=1     leave the services running at the end
 #   IDEM_SKIP_DEPS=1         skip scripts/install-deps.sh
+#   IDEM_SKIP_DEPLOY_VALIDATION=1  skip scripts/validate-deploy.sh
 #   IDEM_TEST_PARALLELISM=N  tests run at once (default 6): every end-to-end test starts
 #                            worker processes, and on two cores more at once starve the
 #                            brokers' heartbeats and the tests' timing bounds
@@ -96,6 +98,15 @@ fi
 
 say "== swift build --build-tests ${BUILD_FLAGS[*]}"
 run swift build --build-tests "${BUILD_FLAGS[@]}"
+
+if [[ "${IDEM_SKIP_DEPLOY_VALIDATION:-0}" != 1 ]]; then
+    say "== scripts/validate-deploy.sh"
+    idem_bin="$(swift build "${BUILD_FLAGS[@]}" --show-bin-path)/idem"
+    if ! run env IDEM_BIN="$idem_bin" bash "$SCRIPT_DIR/validate-deploy.sh"; then
+        say "the deploy/ files FAILED validation (the lines above say which check and why; scripts/validate-deploy.sh repeats it); the tests did not run"
+        exit 1
+    fi
+fi
 
 say "== services"
 for s in "${SERVICES[@]}"; do
