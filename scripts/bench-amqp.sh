@@ -101,7 +101,9 @@ end=$(date +%s.%N)
 peak_rss=$(awk '/VmHWM/ {print int($2 / 1024) " MB"}' "/proc/$pid/status")
 kill -TERM "$pid"
 wait "$pid"
-effects=$(psql_q -c "SELECT count(*) || ' rows, ' || count(DISTINCT id) || ' distinct' FROM bench_effects")
+effect_rows=$(psql_q -c "SELECT count(*) FROM bench_effects")
+effect_ids=$(psql_q -c "SELECT count(DISTINCT id) FROM bench_effects")
+effects="$effect_rows rows, $effect_ids distinct"
 idem_rate=$(python3 -c "print(round($TOTAL / ($end - $start)))")
 echo "machine: $(nproc) cores; $TOTAL messages ($DISTINCT distinct) in a durable queue, message-id IDs, one-row effect"
 echo "idem: $idem_rate messages/s (from process start to the last effect); peak RSS $peak_rss; effects: $effects"
@@ -128,12 +130,27 @@ until [[ $(psql_q -c "SELECT count(*) FROM bench_lat") -ge $LAT_TOTAL ]]; do sle
 kill -TERM "$pid"
 wait "$pid"
 echo "latency load: $published"
-psql_q -c "SELECT format('latency at %s messages/s: p50 %s ms, p99 %s ms, max %s ms (%s messages)', $LAT_RATE,
-    round((percentile_cont(0.5) WITHIN GROUP (ORDER BY l))::numeric, 2),
-    round((percentile_cont(0.99) WITHIN GROUP (ORDER BY l))::numeric, 2), round(max(l)::numeric, 2), count(*))
-    FROM (SELECT (extract(epoch FROM done_at) * 1e6 - sent_us) / 1000.0 AS l FROM bench_lat) t"
+latency=$(psql_q -F ' ' -c "SELECT round((percentile_cont(0.5) WITHIN GROUP (ORDER BY l))::numeric, 2),
+    round((percentile_cont(0.99) WITHIN GROUP (ORDER BY l))::numeric, 2), round(max(l)::numeric, 2), count(*)
+    FROM (SELECT (extract(epoch FROM done_at) * 1e6 - sent_us) / 1000.0 AS l FROM bench_lat) t")
+read -r p50 p99 pmax lat_count <<<"$latency"
+echo "latency at $LAT_RATE messages/s: p50 $p50 ms, p99 $p99 ms, max $pmax ms ($lat_count messages)"
 
 peer=$("$VENV/bin/python" "$PEERS/amqp_peer.py" --amqp-url "$IDEM_TEST_AMQP_URL" --queue bench_peer \
     --pg "$PG" --count "$PEER_TOTAL")
 echo "peer ($PEER_TOTAL messages of the same data): $peer"
+peer_rows=$(psql_q -c "SELECT count(*) FROM peer_effects")
+peer_ids=$(psql_q -c "SELECT count(DISTINCT message_id) FROM peer_effects")
+echo "peer effects: $peer_rows rows, $peer_ids distinct"
 python3 -c "import json,sys; p=json.loads(sys.argv[1]); print(f'idem / peer: {$idem_rate / p[\"per_second\"]:.1f}x')" "$peer"
+# One line for scripts/benchmarks.sh.
+python3 - "$peer" <<PY
+import json, sys
+peer = json.loads(sys.argv[1])
+print("RESULT " + json.dumps({
+    "broker": "rabbitmq", "messages": $TOTAL, "distinct": $DISTINCT, "per_second": $idem_rate,
+    "peak_rss": "$peak_rss", "effect_rows": $effect_rows, "effect_ids": $effect_ids,
+    "latency_rate": $LAT_RATE, "p50_ms": $p50, "p99_ms": $p99, "max_ms": $pmax,
+    "peer_messages": $PEER_TOTAL, "peer_per_second": peer["per_second"],
+    "peer_effect_rows": $peer_rows, "peer_effect_ids": $peer_ids}))
+PY

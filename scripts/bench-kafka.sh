@@ -21,6 +21,9 @@
 #    fetch.wait.max.ms=10 (LAT_PROPERTIES): the mock holds a fetch that finds no data
 #    for the whole fetch.wait.max.ms, even when records arrive meanwhile (a real broker
 #    answers as soon as they do), so librdkafka's 500 ms default would add up to 500 ms.
+# 3. The naive peer (../shared/peers/kafka_peer.py, confluent-kafka in a virtualenv) on
+#    PEER_RECORDS (default 20,000) records of the same generator on their own topic:
+#    records/s, and idem's speed-up over it.
 # BENCH_BATCH, BENCH_CONCURRENCY and BENCH_LOG_LEVEL tune the throughput run.
 # Stops the services it started.
 set -euo pipefail
@@ -64,14 +67,15 @@ swift build -c release --product idem-bench </dev/null
 swift build -c release --product idem-kafka-mock </dev/null
 BIN_DIR=$(swift build -c release --show-bin-path)
 
-"$BIN_DIR/idem-kafka-mock" --topic bench:8 --topic lat:8 --log-level warning \
+"$BIN_DIR/idem-kafka-mock" --topic bench:8 --topic lat:8 --topic kpeer:8 --log-level warning \
     --bootstrap-file "$WORK/brokers" >/dev/null 2>"$WORK/mock.log" &
 mock_pid=$!
 until [[ -s "$WORK/brokers" ]]; do sleep 0.1; done
 BROKERS=$(cat "$WORK/brokers")
 
 psql_q() { bash "$SCRIPT_DIR/services.sh" psql -qtA "$@"; }
-psql_q -c "DROP TABLE IF EXISTS kbench_effects, kbench_lat, kbench_pm, kbench_pm_offsets" \
+psql_q -c "DROP TABLE IF EXISTS kbench_effects, kbench_lat, kbench_pm, kbench_pm_offsets, kbench_pm_stats" \
+    -c "DROP TABLE IF EXISTS kbench_pm_replays, peer_processed, peer_effects" \
     -c "CREATE TABLE kbench_effects (id text NOT NULL, amount numeric)" \
     -c "CREATE TABLE kbench_lat (id text NOT NULL, sent_us bigint NOT NULL, done_at timestamptz NOT NULL)" \
     -c "DELETE FROM idem_schema_versions WHERE table_name = 'kbench_pm'" 2>/dev/null || true
@@ -118,7 +122,9 @@ end=$(date +%s.%N)
 peak_rss=$(awk '/VmHWM/ {print int($2 / 1024) " MB"}' "/proc/$pid/status")
 kill -TERM "$pid"
 wait "$pid"
-effects=$(psql_q -c "SELECT count(*) || ' rows, ' || count(DISTINCT id) || ' distinct' FROM kbench_effects")
+effect_rows=$(psql_q -c "SELECT count(*) FROM kbench_effects")
+effect_ids=$(psql_q -c "SELECT count(DISTINCT id) FROM kbench_effects")
+effects="$effect_rows rows, $effect_ids distinct"
 echo "producer: $(cat "$WORK/fill.json")"
 rate=$(python3 -c "print(round($RECORDS / ($end - $start)))")
 steady=$(python3 -c "print(round($RECORDS / ($end - $first)))")
@@ -155,9 +161,40 @@ until [[ $(psql_q -c "SELECT count(*) FROM kbench_lat") -ge $LAT_TOTAL ]]; do sl
 kill -TERM "$pid"
 wait "$pid"
 echo "latency load: $produced"
-psql_q -c "SELECT format('latency at %s records/s: p50 %s ms, p99 %s ms, max %s ms (%s records)', $LAT_RATE,
-    round((percentile_cont(0.5) WITHIN GROUP (ORDER BY l))::numeric, 2),
-    round((percentile_cont(0.99) WITHIN GROUP (ORDER BY l))::numeric, 2), round(max(l)::numeric, 2), count(*))
-    FROM (SELECT (extract(epoch FROM done_at) * 1e6 - sent_us) / 1000.0 AS l FROM kbench_lat) t"
+latency=$(psql_q -F ' ' -c "SELECT round((percentile_cont(0.5) WITHIN GROUP (ORDER BY l))::numeric, 2),
+    round((percentile_cont(0.99) WITHIN GROUP (ORDER BY l))::numeric, 2), round(max(l)::numeric, 2), count(*)
+    FROM (SELECT (extract(epoch FROM done_at) * 1e6 - sent_us) / 1000.0 AS l FROM kbench_lat) t")
+read -r p50 p99 pmax lat_count <<<"$latency"
+echo "latency at $LAT_RATE records/s: p50 $p50 ms, p99 $p99 ms, max $pmax ms ($lat_count records)"
+
+# The naive peer, on records of the same generator (20 % duplicates, event-id headers).
+PEER_RECORDS=${PEER_RECORDS:-20000}
+PEERS=${IDEM_PEERS_DIR:-$REPO/../shared/peers}
+VENV=$REPO/.build-peer-venv
+if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c "import confluent_kafka, psycopg, pika" 2>/dev/null; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q -r "$PEERS/requirements.txt"
+fi
+"$BIN_DIR/idem-bench" kafka-fill --brokers "$BROKERS" --topic kpeer --records "$PEER_RECORDS" --partitions 8 \
+    --rate 0 >/dev/null
+peer=$("$VENV/bin/python" "$PEERS/kafka_peer.py" --brokers "$BROKERS" --topic kpeer --group "kpeer-$$" --pg "$PG" \
+    --count "$PEER_RECORDS" --id-header event-id)
+peer_rows=$(psql_q -c "SELECT count(*) FROM peer_effects")
+peer_ids=$(psql_q -c "SELECT count(DISTINCT message_id) FROM peer_effects")
+echo "peer ($PEER_RECORDS records of the same generator): $peer"
+echo "peer effects: $peer_rows rows, $peer_ids distinct"
+python3 -c "import json,sys; p=json.loads(sys.argv[1]); print(f'idem / peer: {$rate / p[\"per_second\"]:.1f}x')" "$peer"
+# One line for scripts/benchmarks.sh.
+python3 - "$peer" <<PY
+import json, sys
+peer = json.loads(sys.argv[1])
+print("RESULT " + json.dumps({
+    "broker": "kafka", "messages": $RECORDS, "distinct": $DISTINCT, "per_second": $rate,
+    "peak_rss": "$peak_rss", "effect_rows": $effect_rows, "effect_ids": $effect_ids,
+    "latency_rate": $LAT_RATE, "p50_ms": $p50, "p99_ms": $p99, "max_ms": $pmax,
+    "peer_messages": $PEER_RECORDS, "peer_per_second": peer["per_second"],
+    "peer_effect_rows": $peer_rows, "peer_effect_ids": $peer_ids}))
+PY
 if [[ -n "${KEEP_TABLES:-}" ]]; then exit 0; fi
-psql_q -c "DROP TABLE IF EXISTS kbench_effects, kbench_lat, kbench_pm, kbench_pm_offsets" >/dev/null
+psql_q -c "DROP TABLE IF EXISTS kbench_effects, kbench_lat, kbench_pm, kbench_pm_offsets, kbench_pm_stats" \
+    -c "DROP TABLE IF EXISTS kbench_pm_replays, peer_processed, peer_effects" >/dev/null

@@ -99,7 +99,8 @@ psql_demo -c "DROP TABLE IF EXISTS demo_orders" \
     -c "DELETE FROM processed_messages WHERE consumer = 'orders'" \
     -c "DROP TABLE IF EXISTS demo_events" -c "CREATE TABLE demo_events (id text PRIMARY KEY, body text)" \
     -c "DELETE FROM processed_messages WHERE consumer = 'events'" \
-    -c "DELETE FROM processed_messages_replays WHERE consumer IN ('orders', 'events')"
+    -c "DELETE FROM processed_messages_replays WHERE consumer IN ('orders', 'events')" \
+    -c "DELETE FROM processed_messages_stats WHERE consumer IN ('orders', 'events')"
 bash "$SCRIPT_DIR/services.sh" rabbitmqctl purge_queue demo.orders >/dev/null 2>&1 || true
 bash "$SCRIPT_DIR/services.sh" rabbitmqctl purge_queue demo.orders.dlq >/dev/null 2>&1 || true
 echo "demo/orders.jsonl holds 11 deliveries: ord-1001 three times (and once more with another"
@@ -167,8 +168,8 @@ echo
 echo "ord-1004 was rejected by the table's CHECK (amount > 0). Say the rule was wrong: drop it,"
 echo "then replay that dead letter. Its dedup row is reset and the replay is audited."
 psql_demo -c "ALTER TABLE demo_orders DROP CONSTRAINT demo_orders_amount_check"
-show "idem dlq replay --config demo/worker.yaml --consumer orders --reason rejected --by demo"
-idem dlq replay --config demo/worker.yaml --consumer orders --reason rejected --by demo
+show "idem dlq replay --config demo/worker.yaml --consumer orders --all --reason rejected --by demo"
+idem dlq replay --config demo/worker.yaml --consumer orders --all --reason rejected --by demo
 show "idem run --config demo/worker.yaml   (again, until ord-1004 is processed)"
 "$BIN_DIR/idem" run --config demo/worker.yaml </dev/null 2>"$SERVICES_DIR/demo-run2.log" &
 pid=$!
