@@ -37,22 +37,8 @@ struct DLQOptions: ParsableArguments {
     static func connectAudit(
         _ config: WorkerConfig, command: String, logger: Logger
     ) async throws -> (PostgresConnection, ReplayAudit) {
-        let table = DedupTableName(config.postgres.table)
-        let connection: PostgresConnection
-        do {
-            connection = try await PostgresConnection.connect(
-                url: config.postgres.url, connectTimeout: config.postgres.connectTimeout,
-                applicationName: "idem \(command)", logger: logger)
-        } catch {
-            throw CLIFailure.runtime("idem \(command): \(error)")
-        }
-        do {
-            try await SchemaMigrator(table: table, logger: logger).requireCurrent(on: connection)
-        } catch {
-            await connection.close()
-            throw CLIFailure.runtime("idem \(command): \(table): \(error)")
-        }
-        return (connection, ReplayAudit(connection: connection, table: table))
+        let connection = try await OperationsDatabase.connect(config, command: command, logger: logger)
+        return (connection, ReplayAudit(connection: connection, table: DedupTableName(config.postgres.table)))
     }
 
     /// The consumer's dead-letter queue or topics. Exit 1, naming the endpoint, when the

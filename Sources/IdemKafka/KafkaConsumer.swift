@@ -249,12 +249,8 @@ public actor KafkaConsumer {
     public func commit(offsets: [KafkaPartitionOffset]) async throws(KafkaError) {
         let handle = try openHandle()
         guard !offsets.isEmpty else { return }
-        let list = rd_kafka_topic_partition_list_new(Int32(offsets.count))!
+        let list = Self.partitionList(offsets)
         defer { rd_kafka_topic_partition_list_destroy(list) }
-        for position in offsets {
-            let entry = rd_kafka_topic_partition_list_add(list, position.topic, position.partition)
-            entry?.pointee.offset = position.offset
-        }
         let code = rd_kafka_commit(handle, list, 0)
         for index in 0..<Int(list.pointee.cnt) {
             let entry = list.pointee.elems[index]
@@ -284,12 +280,8 @@ public actor KafkaConsumer {
     public func commitWithoutWaiting(offsets: [KafkaPartitionOffset]) throws(KafkaError) {
         let handle = try openHandle()
         guard !offsets.isEmpty else { return }
-        let list = rd_kafka_topic_partition_list_new(Int32(offsets.count))!
+        let list = Self.partitionList(offsets)
         defer { rd_kafka_topic_partition_list_destroy(list) }
-        for position in offsets {
-            let entry = rd_kafka_topic_partition_list_add(list, position.topic, position.partition)
-            entry?.pointee.offset = position.offset
-        }
         let code = rd_kafka_commit(handle, list, 1)
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
             let partitions = offsets.map { "\($0.topic)[\($0.partition)]" }.joined(separator: ", ")
@@ -302,6 +294,18 @@ public actor KafkaConsumer {
     /// configured). librdkafka keeps reconnecting by itself; this only reports it.
     public nonisolated var allBrokersDown: Bool {
         context.allBrokersDown.load(ordering: .relaxed)
+    }
+
+    /// A new librdkafka partition list holding `offsets`; the caller destroys it.
+    private static func partitionList(_ offsets: [KafkaPartitionOffset]) -> UnsafeMutablePointer<
+        rd_kafka_topic_partition_list_t
+    > {
+        let list = rd_kafka_topic_partition_list_new(Int32(offsets.count))!
+        for position in offsets {
+            let entry = rd_kafka_topic_partition_list_add(list, position.topic, position.partition)
+            entry?.pointee.offset = position.offset
+        }
+        return list
     }
 
     /// Leaves the group (committing nothing more) and destroys the client. Later calls

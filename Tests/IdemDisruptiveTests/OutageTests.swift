@@ -59,19 +59,13 @@ struct OutageTests {
         let endpoint = try await OperationsEndpoint.of(worker)
         try await world.publish((0..<50).map { ("p\($0)", "p-\($0)", AMQPTable()) })
         try await world.eventually(30, "first 50 effects") { try await world.effectCounts().rows >= 50 }
-        try await world.eventually(10, "ready") { try await endpoint.get("/readyz").status == 200 }
+        try await endpoint.waitForReadiness(true, worker: worker)
 
         _ = try await RabbitControl.services(["stop", "postgres"])
         do {
             // /readyz turns not ready, naming PostgreSQL; /healthz stays up.
-            do {
-                try await world.eventually(20, "not ready") { try await endpoint.get("/readyz").status == 503 }
-            } catch {
-                Issue.record("\(worker.logText)")
-                throw error
-            }
-            let readiness = try await endpoint.get("/readyz")
-            #expect(readiness.body.contains("postgres: down"), "\(readiness.body)")
+            let readiness = try await endpoint.waitForReadiness(false, worker: worker)
+            #expect(readiness.contains("postgres: down"), "\(readiness)")
             #expect(try await endpoint.get("/healthz").status == 200)
             try await world.publish((50..<100).map { ("p\($0)", "p-\($0)", AMQPTable()) })
             // Nothing is acked while PostgreSQL is down: the worker hands back what it
@@ -95,7 +89,7 @@ struct OutageTests {
         #expect(counts.rows == 100)
         #expect(counts.distinct == 100)
         #expect(worker.logText.contains("resuming consumption"))
-        try await world.eventually(20, "ready again") { try await endpoint.get("/readyz").status == 200 }
+        try await endpoint.waitForReadiness(true, worker: worker)
         #expect(
             try await endpoint.sample("idem_reconnects_total", "consumer=\"\(world.name)\",service=\"postgres\"") == 1)
         #expect(try await worker.stop() == 0)
@@ -112,21 +106,15 @@ struct OutageTests {
         try await world.eventually(60, "first 100 effects") { try await world.effectCounts().rows >= 100 }
 
         let endpoint = try await OperationsEndpoint.of(worker)
-        try await world.eventually(10, "ready") { try await endpoint.get("/readyz").status == 200 }
+        try await endpoint.waitForReadiness(true, worker: worker)
         try await world.cluster.setBrokerDown(1)
         // /readyz turns not ready while the only broker is down.
-        do {
-            try await world.eventually(20, "not ready") { try await endpoint.get("/readyz").status == 503 }
-        } catch {
-            Issue.record("\(worker.logText)")
-            throw error
-        }
-        let readiness = try await endpoint.get("/readyz")
-        #expect(readiness.body.contains("every Kafka broker is down"), "\(readiness.body)")
+        let readiness = try await endpoint.waitForReadiness(false, worker: worker)
+        #expect(readiness.contains("every Kafka broker is down"), "\(readiness)")
         try await world.cluster.setBrokerUp(1)
         try await world.produce((100..<200).map { (nil, "b\($0)", ["event-id": "b-\($0)"]) })
         try await world.eventually(90, "200 effects") { try await world.effectCounts().rows >= 200 }
-        try await world.eventually(20, "ready again") { try await endpoint.get("/readyz").status == 200 }
+        try await endpoint.waitForReadiness(true, worker: worker)
         try await Task.sleep(for: .seconds(1))
         let counts = try await world.effectCounts()
         #expect(counts.rows == 200, "\(worker.logText)")
