@@ -15,7 +15,8 @@ struct Idem: AsyncParsableCommand {
             """,
         version: version,
         subcommands: [
-            CheckConfig.self, Migrate.self, Run.self, DeriveID.self, Publish.self, DLQ.self, Purge.self, Stats.self,
+            CheckConfig.self, Migrate.self, Run.self, DeriveID.self, Publish.self, Replay.self, DLQ.self, Purge.self,
+            Stats.self,
         ]
     )
 }

@@ -107,7 +107,7 @@ public actor KafkaProducer {
         }
         let result: Result<KafkaDeliveryReport, KafkaError> = await withCheckedContinuation {
             continuation in
-            let waiter = Unmanaged.passRetained(DeliveryWaiter(continuation)).toOpaque()
+            let waiter = Unmanaged.passRetained(DeliveryWaiter { continuation.resume(returning: $0) }).toOpaque()
             if let error = Self.enqueue(
                 handle, topic: topic, key: key, value: value, headers: headers,
                 partition: partition, opaque: waiter)
@@ -117,6 +117,37 @@ public actor KafkaProducer {
             }
         }
         return try result.get()
+    }
+
+    /// Produces `records` in their order (librdkafka keeps it within each partition) and
+    /// waits for every delivery report.
+    ///
+    /// Unlike concurrent ``produce(topic:key:value:headers:partition:)`` calls, whose order
+    /// of arrival on the producer's thread is not defined, the records are enqueued one
+    /// after the other before any report is awaited.
+    ///
+    /// - Returns: each record's delivery report or error (see
+    ///   ``produce(topic:key:value:headers:partition:)``), in the order of `records`.
+    public func produce(_ records: [KafkaOutgoingRecord]) async -> [Result<KafkaDeliveryReport, KafkaError>] {
+        assert(executor.isCurrentThread, "librdkafka used off the producer's thread")
+        guard let handle else {
+            let closed = KafkaError(kind: .closed, message: "the Kafka producer is closed")
+            return records.map { _ in .failure(closed) }
+        }
+        guard !records.isEmpty else { return [] }
+        return await withCheckedContinuation { continuation in
+            let batch = DeliveryBatch(count: records.count, continuation: continuation)
+            for (index, record) in records.enumerated() {
+                let waiter = Unmanaged.passRetained(DeliveryWaiter { batch.complete(index, $0) }).toOpaque()
+                if let error = Self.enqueue(
+                    handle, topic: record.topic, key: record.key, value: record.value, headers: record.headers,
+                    partition: record.partition, opaque: waiter)
+                {
+                    Unmanaged<DeliveryWaiter>.fromOpaque(waiter).release()
+                    batch.complete(index, .failure(error))
+                }
+            }
+        }
     }
 
     /// Waits until every produced record has its delivery report.
@@ -259,13 +290,38 @@ private final class PollControl: Sendable {
     func stop() { running.store(false, ordering: .releasing) }
 }
 
-/// The continuation of one `produce` call, passed to librdkafka as the message opaque and
-/// taken back (retained once) by the delivery report callback.
+/// What to do with one record's delivery report, passed to librdkafka as the message opaque
+/// and taken back (retained once) by the delivery report callback.
 private final class DeliveryWaiter: Sendable {
-    let continuation: CheckedContinuation<Result<KafkaDeliveryReport, KafkaError>, Never>
+    let complete: @Sendable (Result<KafkaDeliveryReport, KafkaError>) -> Void
 
-    init(_ continuation: CheckedContinuation<Result<KafkaDeliveryReport, KafkaError>, Never>) {
+    init(_ complete: @escaping @Sendable (Result<KafkaDeliveryReport, KafkaError>) -> Void) {
+        self.complete = complete
+    }
+}
+
+/// The reports of a batch of records, resuming its caller once all are in.
+private final class DeliveryBatch: Sendable {
+    private struct State {
+        var results: [Result<KafkaDeliveryReport, KafkaError>?]
+        var remaining: Int
+    }
+
+    private let state: Mutex<State>
+    private let continuation: CheckedContinuation<[Result<KafkaDeliveryReport, KafkaError>], Never>
+
+    init(count: Int, continuation: CheckedContinuation<[Result<KafkaDeliveryReport, KafkaError>], Never>) {
+        self.state = Mutex(State(results: Array(repeating: nil, count: count), remaining: count))
         self.continuation = continuation
+    }
+
+    func complete(_ index: Int, _ result: Result<KafkaDeliveryReport, KafkaError>) {
+        let finished: [Result<KafkaDeliveryReport, KafkaError>]? = state.withLock { state in
+            state.results[index] = result
+            state.remaining -= 1
+            return state.remaining == 0 ? state.results.map { $0! } : nil
+        }
+        if let finished { continuation.resume(returning: finished) }
     }
 }
 
@@ -279,12 +335,12 @@ private func kafkaDeliveryReportCallback(
     let record = message.pointee
     let topic = record.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
     if record.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-        waiter.continuation.resume(
-            returning: .success(
+        waiter.complete(
+            .success(
                 KafkaDeliveryReport(topic: topic, partition: record.partition, offset: record.offset)))
     } else {
-        waiter.continuation.resume(
-            returning: .failure(
+        waiter.complete(
+            .failure(
                 KafkaError(
                     kind: .delivery, context: "record to topic '\(topic)' was not delivered",
                     code: record.err)))

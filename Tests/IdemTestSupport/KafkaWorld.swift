@@ -4,14 +4,21 @@ import IdemPostgres
 import Logging
 import Testing
 
-/// One Kafka end-to-end scenario's world: a mock Kafka cluster hosted by the test process
-/// (real protocol over TCP), a topic, a dedup table and an effects table on the test
-/// PostgreSQL, and `idem run` worker processes consuming from it.
+/// One Kafka end-to-end scenario's world: a Kafka cluster, a topic, a dedup table and an
+/// effects table on the test PostgreSQL, and `idem run` worker processes consuming from it.
+///
+/// The cluster is a mock cluster hosted by the test process (real protocol over TCP, with
+/// fault injection), or, when `IDEM_TEST_KAFKA_EXTERNAL=1`, the cluster at
+/// `IDEM_TEST_KAFKA_BROKERS`, where the world creates its topics with the Admin API and
+/// deletes them again in ``cleanUp()``.
 public final class KafkaWorld: Sendable {
     public let postgresURL: String
     public let name: String
-    public let cluster: KafkaMockCluster
+    /// The mock cluster; nil against an external cluster (tests that inject faults are
+    /// skipped there, see ``usesMockCluster``).
+    public let cluster: KafkaMockCluster?
     public let partitions: Int
+    public let brokers: String
     public let logger = makeTestLogger("idem-kafka-e2e")
 
     public var topic: String { "t_\(name)" }
@@ -19,26 +26,43 @@ public final class KafkaWorld: Sendable {
     public var group: String { "g_\(name)" }
     public var table: String { "pm_\(name)" }
     public var effects: String { "effects_\(name)" }
-    public var brokers: String { cluster.bootstrapServers }
 
-    private init(postgresURL: String, name: String, cluster: KafkaMockCluster, partitions: Int) {
+    /// Whether worlds use an in-process mock cluster (the default) rather than the external
+    /// cluster of `IDEM_TEST_KAFKA_EXTERNAL=1`: the condition of tests that inject faults.
+    public static var usesMockCluster: Bool { !ServiceEnvironment.kafkaExternal }
+
+    private init(postgresURL: String, name: String, cluster: KafkaMockCluster?, brokers: String, partitions: Int) {
         self.postgresURL = postgresURL
         self.name = name
         self.cluster = cluster
+        self.brokers = brokers
         self.partitions = partitions
     }
 
     /// A world with a topic of `partitions` partitions and a one-partition dead-letter
     /// topic. The effects table records each effect's ID, body, key, source and order.
+    /// `brokers` is the size of the mock cluster (an external cluster has its own).
     public static func make(partitions: Int = 4, brokers: Int = 1) async throws -> KafkaWorld {
-        let cluster = try await KafkaMockCluster.start(
-            brokerCount: brokers, logger: makeTestLogger("idem-kafka-mock"))
-        let world = KafkaWorld(
-            postgresURL: try ServiceEnvironment.postgresURL(),
-            name: UUID().uuidString.prefix(10).lowercased().replacingOccurrences(of: "-", with: ""),
-            cluster: cluster, partitions: partitions)
-        try await cluster.createTopic(name: world.topic, partitions: partitions)
-        try await cluster.createTopic(name: world.deadLetterTopic, partitions: 1)
+        let name = UUID().uuidString.prefix(10).lowercased().replacingOccurrences(of: "-", with: "")
+        let world: KafkaWorld
+        if usesMockCluster {
+            let cluster = try await KafkaMockCluster.start(
+                brokerCount: brokers, logger: makeTestLogger("idem-kafka-mock"))
+            world = KafkaWorld(
+                postgresURL: try ServiceEnvironment.postgresURL(), name: name, cluster: cluster,
+                brokers: cluster.bootstrapServers, partitions: partitions)
+            try await cluster.createTopic(name: world.topic, partitions: partitions)
+            try await cluster.createTopic(name: world.deadLetterTopic, partitions: 1)
+        } else {
+            world = KafkaWorld(
+                postgresURL: try ServiceEnvironment.postgresURL(), name: name, cluster: nil,
+                brokers: try ServiceEnvironment.kafkaBrokers(), partitions: partitions)
+            try await KafkaTopicAdmin.createTopics(
+                [
+                    .init(name: world.topic, partitions: partitions),
+                    .init(name: world.deadLetterTopic, partitions: 1),
+                ], bootstrapServers: world.brokers, logger: world.logger)
+        }
         try await world.sql(
             "CREATE TABLE \(world.effects) (n bigserial, id text NOT NULL, body text, source text, at timestamptz DEFAULT clock_timestamp())"
         )
@@ -158,12 +182,18 @@ public final class KafkaWorld: Sendable {
         try await waitUntil(seconds, what, condition)
     }
 
-    /// Drops the tables and stops the mock cluster.
+    /// Drops the tables and stops the mock cluster (or deletes the topics of an external
+    /// one).
     public func cleanUp() async throws {
         try await sql("DROP TABLE IF EXISTS \(effects)")
         try await sql("DROP TABLE IF EXISTS \(table)")
         try await sql("DROP TABLE IF EXISTS \(table)_offsets, \(table)_stats, \(table)_replays")
         _ = try? await sql("DELETE FROM idem_schema_versions WHERE table_name = $1", [table])
-        await cluster.shutdown()
+        if let cluster {
+            await cluster.shutdown()
+        } else {
+            try? await KafkaTopicAdmin.deleteTopics(
+                [topic, deadLetterTopic], bootstrapServers: brokers, logger: logger)
+        }
     }
 }

@@ -25,8 +25,14 @@ public enum ServiceEnvironment {
     /// The AMQP URL, e.g. `amqp://guest:guest@127.0.0.1:5672/%2F`.
     public static func amqpURL() throws -> String { try value("IDEM_TEST_AMQP_URL") }
 
-    /// The Kafka bootstrap servers of the mock cluster, e.g. `127.0.0.1:40219`.
+    /// The Kafka bootstrap servers, e.g. `127.0.0.1:40219`: the mock broker of
+    /// `scripts/services.sh`, or the external cluster of ``kafkaExternal``.
     public static func kafkaBrokers() throws -> String { try value("IDEM_TEST_KAFKA_BROKERS") }
+
+    /// Whether `IDEM_TEST_KAFKA_EXTERNAL=1`: the Kafka end-to-end worlds then use the
+    /// cluster at `IDEM_TEST_KAFKA_BROKERS` (creating their topics with the Admin API)
+    /// instead of a mock cluster each, and the tests that inject faults are skipped.
+    public static var kafkaExternal: Bool { (try? value("IDEM_TEST_KAFKA_EXTERNAL")) == "1" }
 
     /// The value of `key` from the environment, else from the services file.
     public static func value(_ key: String) throws -> String {
