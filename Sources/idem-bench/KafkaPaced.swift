@@ -26,6 +26,15 @@ struct KafkaPaced: AsyncParsableCommand {
     @Option(help: "The producer's linger.ms: how long it gathers records into one batch.")
     var lingerMs = 5
 
+    @Option(help: "The prefix of the records' IDs (the event-id header): PREFIX-0, PREFIX-1, ….")
+    var prefix = "lat"
+
+    @Option(
+        help: """
+            Records produced first, one per partition in turn (IDs PREFIX-warm-N), whose delivery             is awaited before the clock starts: a new producer's first records otherwise wait             for its connections and metadata, which is not what the consumer's latency measures.
+            """)
+    var warmUp = 0
+
     func validate() throws {
         guard rate > 0, seconds > 0, partitions > 0 else { throw ValidationError("values must be positive") }
     }
@@ -36,6 +45,12 @@ struct KafkaPaced: AsyncParsableCommand {
         let logger = target.logger
         let producer = try await KafkaProducer.make(
             bootstrapServers: brokers, configuration: ["linger.ms": String(lingerMs)], logger: logger)
+        for n in 0..<warmUp {
+            let micros = Int64(Date().timeIntervalSince1970 * 1_000_000)
+            _ = try await producer.produce(
+                topic: topic, value: Array(#"{"id":"\#(prefix)-warm-\#(n)","sent_us":\#(micros)}"#.utf8),
+                headers: [KafkaHeader(key: "event-id", text: "\(prefix)-warm-\(n)")], partition: Int32(n % partitions))
+        }
         let total = rate * seconds
         let clock = ContinuousClock()
         let start = clock.now
@@ -49,7 +64,7 @@ struct KafkaPaced: AsyncParsableCommand {
                 let due = min(total, Int(((clock.now - start) / .seconds(1)) * Double(rate)) + 1)
                 while sent < due {
                     let micros = Int64(Date().timeIntervalSince1970 * 1_000_000)
-                    let id = "lat-\(sent)"
+                    let id = "\(prefix)-\(sent)"
                     let partition = Int32(sent % partitions)
                     group.addTask {
                         _ = try await producer.produce(
