@@ -120,58 +120,50 @@ public enum KafkaTopicAdmin {
         let context = KafkaClientContext(logger: logger)
         let outcome: KafkaError? = await executor.run { () -> KafkaError? in
             do throws(KafkaError) {
-                let properties = KafkaClientContext.properties(
-                    defaults: ["client.id": "idem-admin"], caller: configuration,
-                    forced: ["bootstrap.servers": bootstrapServers])
-                let conf = try context.makeConfiguration(properties)
-                let handle = try KafkaClientContext.makeHandle(type: RD_KAFKA_PRODUCER, conf: conf)
-                defer { rd_kafka_destroy(handle) }
-                guard let queue = rd_kafka_queue_new(handle) else {
-                    return KafkaError(kind: .admin, message: "\(name): could not create a result queue")
+                return try KafkaAdminClient.withHandle(
+                    bootstrapServers: bootstrapServers, configuration: configuration, context: context
+                ) { handle throws(KafkaError) -> KafkaError? in
+                    guard let queue = rd_kafka_queue_new(handle) else {
+                        return KafkaError(kind: .admin, message: "\(name): could not create a result queue")
+                    }
+                    defer { rd_kafka_queue_destroy(queue) }
+                    guard let options = rd_kafka_AdminOptions_new(handle, op) else {
+                        return KafkaError(kind: .admin, message: "\(name): could not create the options")
+                    }
+                    defer { rd_kafka_AdminOptions_destroy(options) }
+                    var errorText = [CChar](repeating: 0, count: 512)
+                    let limit = max(1, milliseconds(timeout))
+                    var code = rd_kafka_AdminOptions_set_request_timeout(options, limit, &errorText, errorText.count)
+                    if code == RD_KAFKA_RESP_ERR_NO_ERROR {
+                        code = rd_kafka_AdminOptions_set_operation_timeout(options, limit, &errorText, errorText.count)
+                    }
+                    guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                        return KafkaError(
+                            kind: .admin, context: "\(name) options: \(string(fromBuffer: errorText))", code: code)
+                    }
+                    if let error = send(handle, options, queue) { return error }
+                    guard let event = rd_kafka_queue_poll(queue, limit + 1000) else {
+                        return KafkaError(
+                            kind: .admin, message: "\(name): no answer from \(bootstrapServers) within \(timeout)")
+                    }
+                    defer { rd_kafka_event_destroy(event) }
+                    if let error = KafkaAdminClient.error(of: event, message: { "\(name): \($0)" }) { return error }
+                    let (topics, count) = results(event)
+                    guard let topics else { return nil }
+                    for index in 0..<count {
+                        guard let topic = topics[index] else { continue }
+                        let code = rd_kafka_topic_result_error(topic)
+                        guard code != RD_KAFKA_RESP_ERR_NO_ERROR, code != tolerated else { continue }
+                        let topicName = String(cString: rd_kafka_topic_result_name(topic))
+                        let text =
+                            rd_kafka_topic_result_error_string(topic).map { String(cString: $0) }
+                            ?? String(cString: rd_kafka_err2str(code))
+                        return KafkaError(
+                            kind: .admin, message: "\(name): topic '\(topicName)': \(text)", code: code.rawValue,
+                            codeName: String(cString: rd_kafka_err2name(code)))
+                    }
+                    return nil
                 }
-                defer { rd_kafka_queue_destroy(queue) }
-                guard let options = rd_kafka_AdminOptions_new(handle, op) else {
-                    return KafkaError(kind: .admin, message: "\(name): could not create the options")
-                }
-                defer { rd_kafka_AdminOptions_destroy(options) }
-                var errorText = [CChar](repeating: 0, count: 512)
-                let limit = max(1, milliseconds(timeout))
-                var code = rd_kafka_AdminOptions_set_request_timeout(options, limit, &errorText, errorText.count)
-                if code == RD_KAFKA_RESP_ERR_NO_ERROR {
-                    code = rd_kafka_AdminOptions_set_operation_timeout(options, limit, &errorText, errorText.count)
-                }
-                guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                    return KafkaError(
-                        kind: .admin, context: "\(name) options: \(string(fromBuffer: errorText))", code: code)
-                }
-                if let error = send(handle, options, queue) { return error }
-                guard let event = rd_kafka_queue_poll(queue, limit + 1000) else {
-                    return KafkaError(
-                        kind: .admin, message: "\(name): no answer from \(bootstrapServers) within \(timeout)")
-                }
-                defer { rd_kafka_event_destroy(event) }
-                code = rd_kafka_event_error(event)
-                guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                    let text = rd_kafka_event_error_string(event).map { String(cString: $0) } ?? ""
-                    return KafkaError(
-                        kind: .admin, message: "\(name): \(text)", code: code.rawValue,
-                        codeName: String(cString: rd_kafka_err2name(code)))
-                }
-                let (topics, count) = results(event)
-                guard let topics else { return nil }
-                for index in 0..<count {
-                    guard let topic = topics[index] else { continue }
-                    let code = rd_kafka_topic_result_error(topic)
-                    guard code != RD_KAFKA_RESP_ERR_NO_ERROR, code != tolerated else { continue }
-                    let topicName = String(cString: rd_kafka_topic_result_name(topic))
-                    let text =
-                        rd_kafka_topic_result_error_string(topic).map { String(cString: $0) }
-                        ?? String(cString: rd_kafka_err2str(code))
-                    return KafkaError(
-                        kind: .admin, message: "\(name): topic '\(topicName)': \(text)", code: code.rawValue,
-                        codeName: String(cString: rd_kafka_err2name(code)))
-                }
-                return nil
             } catch {
                 return error
             }

@@ -50,12 +50,20 @@ public enum KafkaTopicConfigReader {
         topics: [String], bootstrapServers: String, configuration: [String: String],
         deadline: ContinuousClock.Instant, timeout: Duration, context: KafkaClientContext
     ) throws(KafkaError) -> [String: TopicConfigs] {
-        let properties = KafkaClientContext.properties(
-            defaults: ["client.id": "idem-admin"], caller: configuration,
-            forced: ["bootstrap.servers": bootstrapServers])
-        let conf = try context.makeConfiguration(properties)
-        let handle = try KafkaClientContext.makeHandle(type: RD_KAFKA_PRODUCER, conf: conf)
-        defer { rd_kafka_destroy(handle) }
+        try KafkaAdminClient.withHandle(
+            bootstrapServers: bootstrapServers, configuration: configuration, context: context
+        ) { handle throws(KafkaError) -> [String: TopicConfigs] in
+            try describe(
+                topics: topics, handle: handle, bootstrapServers: bootstrapServers, deadline: deadline, timeout: timeout
+            )
+        }
+    }
+
+    /// DescribeConfigs of `topics` through `handle`, sent to a broker that answers.
+    private static func describe(
+        topics: [String], handle: OpaquePointer, bootstrapServers: String, deadline: ContinuousClock.Instant,
+        timeout: Duration
+    ) throws(KafkaError) -> [String: TopicConfigs] {
         let broker = try answeringBroker(
             handle, bootstrapServers: bootstrapServers, deadline: deadline, timeout: timeout)
 
@@ -89,13 +97,10 @@ public enum KafkaTopicConfigReader {
                 kind: .admin, message: "DescribeConfigs: no answer from broker \(broker) within \(timeout)")
         }
         defer { rd_kafka_event_destroy(event) }
-        code = rd_kafka_event_error(event)
-        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            let text = rd_kafka_event_error_string(event).map { String(cString: $0) } ?? ""
-            throw KafkaError(
-                kind: .admin, message: text.contains("DescribeConfigs") ? text : "DescribeConfigs: \(text)",
-                code: code.rawValue,
-                codeName: String(cString: rd_kafka_err2name(code)))
+        if let error = KafkaAdminClient.error(
+            of: event, message: { $0.contains("DescribeConfigs") ? $0 : "DescribeConfigs: \($0)" })
+        {
+            throw error
         }
         guard let result = rd_kafka_event_DescribeConfigs_result(event) else {
             throw KafkaError(
