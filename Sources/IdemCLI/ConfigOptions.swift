@@ -24,6 +24,20 @@ struct ConfigOptions: ParsableArguments {
         return refused
     }
 
+    /// The consumer named `name` in `config`, or its first consumer when `name` is nil. An
+    /// unknown name is a usage error (exit 2) naming the consumers there are; `context`
+    /// (such as `--to consumer:x`) leads the message.
+    static func consumer(_ name: String?, in config: WorkerConfig, context: String? = nil) throws -> ConsumerConfig {
+        guard let name else { return config.consumers[0] }
+        guard let match = config.consumers.first(where: { $0.name == name }) else {
+            throw CLIFailure.config(
+                (context.map { "\($0): " } ?? "")
+                    + "no consumer named '\(name)' in \(config.file) (consumers: \(config.consumers.map(\.name).joined(separator: ", ")))"
+            )
+        }
+        return match
+    }
+
     static func load(_ path: String) throws -> WorkerConfig {
         do {
             return try ConfigLoader.load(file: path, kafkaPropertyCheck: kafkaPropertyCheck)

@@ -16,12 +16,7 @@ struct DLQOptions: ParsableArguments {
     /// naming the consumers there are.
     func load() throws -> (WorkerConfig, ConsumerConfig) {
         let loaded = try config.load()
-        guard let chosen = loaded.consumers.first(where: { $0.name == consumer }) else {
-            throw CLIFailure.config(
-                "no consumer named '\(consumer)' in \(loaded.file) (consumers: \(loaded.consumers.map(\.name).joined(separator: ", ")))"
-            )
-        }
-        return (loaded, chosen)
+        return (loaded, try ConfigOptions.consumer(consumer, in: loaded))
     }
 
     /// A logger for the broker clients: warnings and errors only, on standard error.

@@ -29,17 +29,7 @@ struct DeriveID: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load()
-        let chosen: ConsumerConfig
-        if let consumer {
-            guard let match = config.consumers.first(where: { $0.name == consumer }) else {
-                throw CLIFailure.config(
-                    "no consumer named '\(consumer)' in \(config.file) (consumers: \(config.consumers.map(\.name).joined(separator: ", ")))"
-                )
-            }
-            chosen = match
-        } else {
-            chosen = config.consumers[0]
-        }
+        let chosen = try ConfigOptions.consumer(consumer, in: config)
         var failures = 0
         for (lineNumber, line) in try SampleMessage.lines(of: samples) {
             let message: Message

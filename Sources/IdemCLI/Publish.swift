@@ -28,11 +28,7 @@ struct Publish: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load()
-        guard
-            let chosen = consumer.map({ name in config.consumers.first { $0.name == name } }) ?? config.consumers.first
-        else {
-            throw CLIFailure.config("no consumer\(consumer.map { " named '\($0)'" } ?? "") in \(config.file)")
-        }
+        let chosen = try ConfigOptions.consumer(consumer, in: config)
         let entries = try SampleMessage.corpus(samples, consumer: chosen)
         let messages = entries.flatMap { Array(repeating: $0, count: $0.times) }
         let target = ReplayTarget(consumer: chosen)

@@ -56,11 +56,7 @@ enum ReplayTarget: Sendable {
         if text.hasPrefix("consumer:") {
             let name = String(text.dropFirst("consumer:".count))
             let loaded = try config()
-            guard let consumer = loaded.consumers.first(where: { $0.name == name }) else {
-                throw CLIFailure.config(
-                    "--to \(text): no consumer named '\(name)' in \(loaded.file) (consumers: \(loaded.consumers.map(\.name).joined(separator: ", ")))"
-                )
-            }
+            let consumer = try ConfigOptions.consumer(name, in: loaded, context: "--to \(text)")
             if queue != nil { throw CLIFailure.config("--queue goes with an amqp:// target, not with \(text)") }
             return ReplayTarget(consumer: consumer)
         }
