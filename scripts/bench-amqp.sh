@@ -19,49 +19,32 @@ set -euo pipefail
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$SCRIPT_DIR/.." && pwd)
 cd "$REPO"
-SERVICES_DIR=${IDEM_SERVICES_DIR:-/tmp/idem-services}
-export IDEM_SERVICES_DIR=$SERVICES_DIR
 DISTINCT=${1:-160000}
 PEER_MESSAGES=${PEER_MESSAGES:-20000}
 LAT_RATE=${LAT_RATE:-5000}
 LAT_SECONDS=${LAT_SECONDS:-20}
 WORK=$(mktemp -d)
-PEERS=${IDEM_PEERS_DIR:-$REPO/../shared/peers}
+# shellcheck source=scripts/bench-common.sh
+. "$SCRIPT_DIR/bench-common.sh"
 
 case "${1:-}" in
     -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
 esac
 
-to_stop=()
 # shellcheck disable=SC2317 # reached through the EXIT trap
 cleanup() {
     local rc=$?
-    ((${#to_stop[@]} > 0)) && bash "$SCRIPT_DIR/services.sh" stop "${to_stop[@]}" >/dev/null 2>&1
-    rm -rf "$WORK"
+    bench_cleanup
     exit "$rc"
 }
 trap cleanup EXIT
-
-[[ "${IDEM_SKIP_DEPS:-0}" == 1 ]] || bash "$SCRIPT_DIR/install-deps.sh"
-for s in postgres rabbitmq; do
-    bash "$SCRIPT_DIR/services.sh" status "$s" >/dev/null 2>&1 || to_stop+=("$s")
-done
-bash "$SCRIPT_DIR/services.sh" start postgres rabbitmq </dev/null >/dev/null
-set -a
-# shellcheck source=/dev/null
-. "$SERVICES_DIR/services.env"
-set +a
-PG=$IDEM_TEST_POSTGRES_URL
+bench_services postgres rabbitmq
 
 swift build -c release --product idem </dev/null
 swift build -c release --product idem-bench </dev/null
 BIN=$(swift build -c release --show-bin-path)/idem
 BENCH=$(swift build -c release --show-bin-path)/idem-bench
-VENV=$REPO/.build-peer-venv
-if [[ ! -x "$VENV/bin/python" ]]; then
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q -r "$PEERS/requirements.txt"
-fi
+bench_peer_venv
 
 psql_q() { bash "$SCRIPT_DIR/services.sh" psql -qtA "$@"; }
 psql_q -c "DROP TABLE IF EXISTS bench_effects, bench_pm, bench_lat, peer_processed, peer_effects" \
@@ -144,13 +127,7 @@ peer_ids=$(psql_q -c "SELECT count(DISTINCT message_id) FROM peer_effects")
 echo "peer effects: $peer_rows rows, $peer_ids distinct"
 python3 -c "import json,sys; p=json.loads(sys.argv[1]); print(f'idem / peer: {$idem_rate / p[\"per_second\"]:.1f}x')" "$peer"
 # One line for scripts/benchmarks.sh.
-python3 - "$peer" <<PY
-import json, sys
-peer = json.loads(sys.argv[1])
-print("RESULT " + json.dumps({
-    "broker": "rabbitmq", "messages": $TOTAL, "distinct": $DISTINCT, "per_second": $idem_rate,
-    "peak_rss": "$peak_rss", "effect_rows": $effect_rows, "effect_ids": $effect_ids,
-    "latency_rate": $LAT_RATE, "p50_ms": $p50, "p99_ms": $p99, "max_ms": $pmax,
-    "peer_messages": $PEER_TOTAL, "peer_per_second": peer["per_second"],
-    "peer_effect_rows": $peer_rows, "peer_effect_ids": $peer_ids}))
-PY
+bench_result "$peer" broker=rabbitmq messages="$TOTAL" distinct="$DISTINCT" per_second="$idem_rate" \
+    peak_rss="$peak_rss" effect_rows="$effect_rows" effect_ids="$effect_ids" latency_rate="$LAT_RATE" \
+    p50_ms="$p50" p99_ms="$p99" max_ms="$pmax" peer_messages="$PEER_TOTAL" peer_effect_rows="$peer_rows" \
+    peer_effect_ids="$peer_ids"

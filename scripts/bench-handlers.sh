@@ -22,31 +22,20 @@ cd "$REPO"
 case "${1:-}" in
     -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
 esac
-SERVICES_DIR=${IDEM_SERVICES_DIR:-/tmp/idem-services}
-export IDEM_SERVICES_DIR=$SERVICES_DIR
 DISTINCT=${1:-50000}
 ROUNDS=${ROUNDS:-2}
 WORK=$(mktemp -d)
+# shellcheck source=scripts/bench-common.sh
+. "$SCRIPT_DIR/bench-common.sh"
 
-to_stop=()
+# shellcheck disable=SC2317 # reached through the EXIT trap
 cleanup() {
     local rc=$?
-    ((${#to_stop[@]} > 0)) && bash "$SCRIPT_DIR/services.sh" stop "${to_stop[@]}" >/dev/null 2>&1
-    rm -rf "$WORK"
+    bench_cleanup
     exit "$rc"
 }
 trap cleanup EXIT
-
-[[ "${IDEM_SKIP_DEPS:-0}" == 1 ]] || bash "$SCRIPT_DIR/install-deps.sh"
-for s in postgres rabbitmq; do
-    bash "$SCRIPT_DIR/services.sh" status "$s" >/dev/null 2>&1 || to_stop+=("$s")
-done
-bash "$SCRIPT_DIR/services.sh" start postgres rabbitmq </dev/null >/dev/null
-set -a
-# shellcheck source=/dev/null
-. "$SERVICES_DIR/services.env"
-set +a
-PG=$IDEM_TEST_POSTGRES_URL
+bench_services postgres rabbitmq
 
 swift build -c release </dev/null >/dev/null
 BIN_DIR=$(swift build -c release --show-bin-path)

@@ -36,33 +36,24 @@ cd "$REPO"
 case "${1:-}" in
     -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
 esac
-SERVICES_DIR=${IDEM_SERVICES_DIR:-/tmp/idem-services}
-export IDEM_SERVICES_DIR=$SERVICES_DIR
 RECORDS=${1:-1000000}
 LAT_RATE=${LAT_RATE:-10000}
 LAT_SECONDS=${LAT_SECONDS:-20}
 WORK=$(mktemp -d)
+# shellcheck source=scripts/bench-common.sh
+. "$SCRIPT_DIR/bench-common.sh"
 
-to_stop=()
 mock_pid=
 # shellcheck disable=SC2317 # reached through the EXIT trap
 cleanup() {
     local rc=$?
     [[ -n "$mock_pid" ]] && kill -TERM "$mock_pid" 2>/dev/null && wait "$mock_pid" 2>/dev/null
-    ((${#to_stop[@]} > 0)) && bash "$SCRIPT_DIR/services.sh" stop "${to_stop[@]}" >/dev/null 2>&1
-    rm -rf "$WORK"
+    bench_cleanup
     exit "$rc"
 }
 trap cleanup EXIT
 
-[[ "${IDEM_SKIP_DEPS:-0}" == 1 ]] || bash "$SCRIPT_DIR/install-deps.sh"
-bash "$SCRIPT_DIR/services.sh" status postgres >/dev/null 2>&1 || to_stop+=(postgres)
-bash "$SCRIPT_DIR/services.sh" start postgres </dev/null >/dev/null
-set -a
-# shellcheck source=/dev/null
-. "$SERVICES_DIR/services.env"
-set +a
-PG=$IDEM_TEST_POSTGRES_URL
+bench_services postgres
 
 swift build -c release --product idem </dev/null
 swift build -c release --product idem-bench </dev/null
@@ -174,12 +165,7 @@ echo "latency at $LAT_RATE records/s: p50 $p50 ms, p99 $p99 ms, max $pmax ms ($l
 
 # The naive peer, on records of the same generator (20 % duplicates, event-id headers).
 PEER_RECORDS=${PEER_RECORDS:-20000}
-PEERS=${IDEM_PEERS_DIR:-$REPO/../shared/peers}
-VENV=$REPO/.build-peer-venv
-if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c "import confluent_kafka, psycopg, pika" 2>/dev/null; then
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q -r "$PEERS/requirements.txt"
-fi
+bench_peer_venv
 "$BIN_DIR/idem-bench" kafka-fill --brokers "$BROKERS" --topic kpeer --records "$PEER_RECORDS" --partitions 8 \
     --rate 0 >/dev/null
 peer=$("$VENV/bin/python" "$PEERS/kafka_peer.py" --brokers "$BROKERS" --topic kpeer --group "kpeer-$$" --pg "$PG" \
@@ -190,16 +176,10 @@ echo "peer ($PEER_RECORDS records of the same generator): $peer"
 echo "peer effects: $peer_rows rows, $peer_ids distinct"
 python3 -c "import json,sys; p=json.loads(sys.argv[1]); print(f'idem / peer: {$rate / p[\"per_second\"]:.1f}x')" "$peer"
 # One line for scripts/benchmarks.sh.
-python3 - "$peer" <<PY
-import json, sys
-peer = json.loads(sys.argv[1])
-print("RESULT " + json.dumps({
-    "broker": "kafka", "messages": $RECORDS, "distinct": $DISTINCT, "per_second": $rate,
-    "peak_rss": "$peak_rss", "effect_rows": $effect_rows, "effect_ids": $effect_ids,
-    "latency_rate": $LAT_RATE, "p50_ms": $p50, "p99_ms": $p99, "max_ms": $pmax,
-    "peer_messages": $PEER_RECORDS, "peer_per_second": peer["per_second"],
-    "peer_effect_rows": $peer_rows, "peer_effect_ids": $peer_ids}))
-PY
+bench_result "$peer" broker=kafka messages="$RECORDS" distinct="$DISTINCT" per_second="$rate" \
+    peak_rss="$peak_rss" effect_rows="$effect_rows" effect_ids="$effect_ids" latency_rate="$LAT_RATE" \
+    p50_ms="$p50" p99_ms="$p99" max_ms="$pmax" peer_messages="$PEER_RECORDS" peer_effect_rows="$peer_rows" \
+    peer_effect_ids="$peer_ids"
 if [[ -n "${KEEP_TABLES:-}" ]]; then exit 0; fi
 psql_q -c "DROP TABLE IF EXISTS kbench_effects, kbench_lat, kbench_pm, kbench_pm_offsets, kbench_pm_stats" \
     -c "DROP TABLE IF EXISTS kbench_pm_replays, peer_processed, peer_effects" >/dev/null
