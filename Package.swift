@@ -2,7 +2,9 @@
 import PackageDescription
 
 /// The targets that make up idem, in the layering of DESIGN.md:
-/// C system libraries → client wrappers → core (pure Swift) → runtime → executable.
+/// C system libraries → client wrappers → core (pure Swift) → consumer kit → broker
+/// adapters, PostgreSQL store, operations → runtime → command line → executable.
+/// The runtime depends on no broker: the command line fills its broker registry.
 let package = Package(
     name: "idem",
     platforms: [.macOS(.v15)],
@@ -107,23 +109,80 @@ let package = Package(
             dependencies: ["IdemCore", "Yams"]
         ),
 
-        // MARK: Runtime and executables
+        // MARK: Consumer kit: what every broker adapter builds on (no broker, no C)
         .target(
-            name: "IdemRuntime",
+            name: "IdemConsumerKit",
             dependencies: [
-                "IdemCore", "IdemConfig", "IdemPostgres", "IdemAMQP", "IdemKafka", "IdemExec", "IdemPlugins",
+                "IdemCore", "IdemConfig", "IdemConcurrency",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // MARK: The dedup store over PostgreSQL
+        .target(
+            name: "IdemPostgresStore",
+            dependencies: [
+                "IdemCore", "IdemConfig", "IdemConsumerKit", "IdemPostgres",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // MARK: Operations: /healthz, /readyz, /metrics (the only NIO HTTP user)
+        .target(
+            name: "IdemOperations",
+            dependencies: [
+                "IdemConsumerKit",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+
+        // MARK: Broker adapters: one consumer target per broker
+        .target(
+            name: "IdemAMQPConsumer",
+            dependencies: [
+                "IdemCore", "IdemConfig", "IdemConsumerKit", "IdemAMQP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "IdemKafkaConsumer",
+            dependencies: [
+                "IdemCore", "IdemConfig", "IdemConsumerKit", "IdemConcurrency", "IdemKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // librdkafka's mock cluster, for tests and `idem-kafka-mock` (not in the worker).
+        .target(
+            name: "IdemKafkaMock",
+            dependencies: ["CRdKafka", "IdemConcurrency", "IdemKafka", .product(name: "Logging", package: "swift-log")]
+        ),
+
+        // MARK: Runtime (no broker target) and executables
+        .target(
+            name: "IdemRuntime",
+            dependencies: [
+                "IdemCore", "IdemConfig", "IdemConsumerKit", "IdemPostgresStore", "IdemOperations", "IdemPostgres",
+                "IdemExec", "IdemPlugins",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(
             name: "IdemCLI",
             dependencies: [
-                "IdemCore", "IdemConfig", "IdemRuntime", "IdemAMQP", "IdemKafka", "IdemTerminal",
+                "IdemCore", "IdemConfig", "IdemConsumerKit", "IdemPostgresStore", "IdemRuntime", "IdemAMQP",
+                "IdemKafka", "IdemAMQPConsumer", "IdemKafkaConsumer", "IdemTerminal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -141,7 +200,7 @@ let package = Package(
         .executableTarget(
             name: "idem-kafka-mock",
             dependencies: [
-                "IdemKafka",
+                "IdemKafkaMock",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -151,7 +210,7 @@ let package = Package(
         .executableTarget(
             name: "idem-bench",
             dependencies: [
-                "IdemAMQP", "IdemCore", "IdemKafka", "IdemPostgres", "IdemRuntime", "IdemTerminal",
+                "IdemAMQP", "IdemCore", "IdemKafka", "IdemPostgres", "IdemPostgresStore", "IdemRuntime", "IdemTerminal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -164,34 +223,37 @@ let package = Package(
         .testTarget(
             name: "IdemServiceTests",
             dependencies: [
-                "IdemPostgres", "IdemAMQP", "IdemKafka", "IdemConcurrency", "IdemTestSupport",
+                "IdemPostgres", "IdemAMQP", "IdemKafka", "IdemKafkaMock", "IdemConcurrency", "IdemTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "IdemCLITests", dependencies: ["idem", "IdemTestSupport"]),
         .target(
             name: "IdemTestSupport",
-            dependencies: ["IdemAMQP", "IdemKafka", "IdemPostgres", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "IdemAMQP", "IdemKafka", "IdemKafkaMock", "IdemPostgres",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/IdemTestSupport"
         ),
         .testTarget(
             name: "IdemDisruptiveTests",
             dependencies: [
-                "idem", "IdemAMQP", "IdemKafka", "IdemPostgres", "IdemTestSupport",
+                "idem", "IdemAMQP", "IdemKafka", "IdemKafkaMock", "IdemPostgres", "IdemTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
             name: "IdemKafkaConsumerTests",
             dependencies: [
-                "idem", "IdemKafka", "IdemPostgres", "IdemRuntime", "IdemTestSupport",
+                "idem", "IdemKafka", "IdemKafkaConsumer", "IdemPostgres", "IdemTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
             name: "IdemAMQPConsumerTests",
             dependencies: [
-                "idem", "IdemAMQP", "IdemPostgres", "IdemTestSupport",
+                "idem", "IdemAMQP", "IdemAMQPConsumer", "IdemCore", "IdemPostgres", "IdemTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -213,7 +275,7 @@ let package = Package(
         .testTarget(
             name: "IdemStoreTests",
             dependencies: [
-                "IdemRuntime", "IdemPostgres", "IdemCore", "IdemConfig", "IdemTestSupport",
+                "IdemConsumerKit", "IdemPostgresStore", "IdemPostgres", "IdemCore", "IdemConfig", "IdemTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]

@@ -1,6 +1,8 @@
 import ArgumentParser
 import IdemConfig
+import IdemConsumerKit
 import IdemCore
+import IdemPostgresStore
 import IdemRuntime
 import Logging
 
@@ -54,8 +56,10 @@ struct CheckConfig: AsyncParsableCommand {
         }
         var logger = Logger(label: "idem")
         logger.logLevel = .error
-        let problems = await WorkerRuntime(config: config, logger: logger, handlers: RegisteredHandlers.current)
-            .handlerProblems()
+        let runtime = WorkerRuntime(
+            config: config, logger: logger, handlers: Registrations.handlers, brokers: Registrations.brokers)
+        let problems =
+            runtime.brokerProblems().map(\.description) + (await runtime.handlerProblems()).map(\.description)
         guard problems.isEmpty else {
             throw CLIFailure.config(problems.map { "\(path): \($0)" }.joined(separator: "\n"))
         }

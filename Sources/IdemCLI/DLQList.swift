@@ -1,5 +1,7 @@
 import ArgumentParser
+import IdemConsumerKit
 import IdemCore
+import IdemPostgresStore
 import IdemRuntime
 import IdemTerminal
 

@@ -1,6 +1,8 @@
 import ArgumentParser
 import IdemConfig
+import IdemConsumerKit
 import IdemPostgres
+import IdemPostgresStore
 import IdemRuntime
 import Logging
 
@@ -42,7 +44,8 @@ struct DLQOptions: ParsableArguments {
         _ consumer: ConsumerConfig, command: String, logger: Logger
     ) async throws -> any DeadLetterChannel {
         do {
-            return try await DeadLetterChannels.open(for: consumer, logger: logger)
+            return try await Registrations.brokers.adapter(for: consumer).openDeadLetterChannel(
+                for: consumer, logger: logger)
         } catch {
             throw CLIFailure.runtime("idem \(command): \(consumer.name): \(error)")
         }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import IdemConsumerKit
 import IdemCore
+import IdemPostgresStore
 import IdemRuntime
 import IdemTerminal
 

@@ -1,5 +1,7 @@
 import Foundation
+import IdemConsumerKit
 import IdemCore
+import IdemPostgresStore
 import IdemRuntime
 
 /// How `idem dlq` prints dead letters: tables and JSON lines.

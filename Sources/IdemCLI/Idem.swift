@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import IdemConsumerKit
+import IdemPostgresStore
 import IdemRuntime
 
 /// `idem`: the command-line entry point.
@@ -38,8 +40,13 @@ struct Idem: AsyncParsableCommand {
 public enum IdemCommandLine {
     /// Runs the command line with the process's arguments and exits with idem's exit codes
     /// (0 success, 1 runtime failure, 2 configuration or usage error).
-    public static func main(handlers: HandlerRegistry = HandlerRegistry()) async -> Never {
-        RegisteredHandlers.install(handlers)
+    ///
+    /// `brokers` are the broker adapters consumers may use (``BrokerRegistry/builtIn``:
+    /// RabbitMQ and Kafka); a program may add its own, or leave one out.
+    public static func main(
+        handlers: HandlerRegistry = HandlerRegistry(), brokers: BrokerRegistry = .builtIn
+    ) async -> Never {
+        Registrations.install(handlers: handlers, brokers: brokers)
         do {
             var command = try Idem.parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -1,6 +1,8 @@
 import ArgumentParser
 import IdemConfig
+import IdemConsumerKit
 import IdemPostgres
+import IdemPostgresStore
 import IdemRuntime
 import Logging
 

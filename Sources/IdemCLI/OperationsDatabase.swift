@@ -1,5 +1,7 @@
 import IdemConfig
+import IdemConsumerKit
 import IdemPostgres
+import IdemPostgresStore
 import IdemRuntime
 import Logging
 

@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import IdemConfig
+import IdemConsumerKit
 import IdemCore
 import IdemPostgres
+import IdemPostgresStore
 import IdemRuntime
 import IdemTerminal
 import Logging

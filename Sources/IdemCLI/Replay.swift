@@ -99,13 +99,12 @@ struct Replay: AsyncParsableCommand {
     private func describe(_ entry: CorpusEntry, copy: Int, kind: SourceKind) -> String {
         let message = entry.message
         var parts = ["\(file):\(entry.line) copy \(copy) of \(entry.times)"]
-        switch kind {
-        case .amqp:
-            parts.append("message_id " + (message.properties.messageId.map { JSONValue.string($0).jsonText } ?? "-"))
-        case .kafka:
+        if kind == .kafka {
             parts.append(
                 "key " + (message.key.map { JSONValue.string(String(decoding: $0, as: UTF8.self)).jsonText } ?? "-"))
             if let partition = entry.partition { parts.append("partition \(partition)") }
+        } else {
+            parts.append("message_id " + (message.properties.messageId.map { JSONValue.string($0).jsonText } ?? "-"))
         }
         if !message.headers.isEmpty {
             let names = message.headers.keys.sorted().map { name in

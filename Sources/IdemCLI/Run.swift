@@ -1,5 +1,7 @@
 import ArgumentParser
 import IdemConfig
+import IdemConsumerKit
+import IdemPostgresStore
 import IdemRuntime
 import Logging
 
@@ -30,9 +32,13 @@ struct Run: AsyncParsableCommand {
         let logger = Logger(label: "idem")
         let metricsText = MetricsSetup.bootstrapPrometheus()
         let runtime = WorkerRuntime(
-            config: config, logger: logger, handlers: RegisteredHandlers.current, metricsText: metricsText)
+            config: config, logger: logger, handlers: Registrations.handlers, brokers: Registrations.brokers,
+            metricsText: metricsText)
         do {
             try await runtime.run(gracePeriod: gracePeriod.flatMap(DurationParser.parse))
+        } catch let error as BrokerRegistryError {
+            logger.critical("idem could not start: \(error)")
+            throw CLIFailure.config("\(options.config): \(error)")
         } catch let error as HandlerSetupError {
             logger.critical("idem could not start: \(error)")
             throw CLIFailure.config("\(options.config): \(error)")

@@ -163,16 +163,16 @@ enum SampleMessage {
         }
         let key = document[member: "key"]?.scalarText.map { Array($0.utf8) }
         let source: MessageSource
-        switch kind {
-        case .amqp:
-            source = .amqp(
-                queue: document[member: "queue"]?.scalarText ?? queue, exchange: "", routingKey: queue,
-                redelivered: false)
-        case .kafka:
-            source = .kafka(
-                topic: document[member: "topic"]?.scalarText ?? topic,
-                partition: Int32(document[member: "partition"]?.scalarText ?? "0") ?? 0,
+        if kind == .kafka {
+            let position = LogPosition(
+                stream: document[member: "topic"]?.scalarText ?? topic,
+                lane: Int32(document[member: "partition"]?.scalarText ?? "0") ?? 0,
                 offset: Int64(document[member: "offset"]?.scalarText ?? "0") ?? 0)
+            source = MessageSource(kind: kind, position: position, features: KafkaSourceConfig.messageFeatures)
+        } else {
+            source = MessageSource(
+                kind: kind, description: "amqp:\(document[member: "queue"]?.scalarText ?? queue)",
+                features: AMQPSourceConfig.messageFeatures)
         }
         return Message(
             body: body, headers: headers, properties: properties, key: kind == .kafka ? key : nil, source: source)

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import IdemConfig
+import IdemConsumerKit
 import IdemPostgres
+import IdemPostgresStore
 import IdemRuntime
 
 /// `idem stats --config FILE`: each consumer's rows in the dedup table and its last hour.

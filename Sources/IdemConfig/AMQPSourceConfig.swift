@@ -1,3 +1,5 @@
+import IdemCore
+
 /// A RabbitMQ queue to consume from, and where its retries and dead letters go.
 public struct AMQPSourceConfig: Sendable, Hashable {
     /// `amqp://user:pass@host:port/vhost` or `amqps://…`; may hold a password.
@@ -48,4 +50,7 @@ public struct AMQPSourceConfig: Sendable, Hashable {
         self.connectionName = connectionName
         self.tls = tls
     }
+
+    /// What its messages carry beyond a body and headers: a `message-id` property.
+    public static let messageFeatures: MessageFeatures = [.messageIDProperty]
 }

@@ -1,3 +1,5 @@
+import IdemCore
+
 /// Kafka topics to consume in a consumer group, and where dead letters go.
 public struct KafkaSourceConfig: Sendable, Hashable {
     /// `host:port[,host:port…]`.
@@ -43,4 +45,7 @@ public struct KafkaSourceConfig: Sendable, Hashable {
     public func deadLetterTopic(for topic: String) -> String {
         deadLetterTopic ?? "\(topic).dlq"
     }
+
+    /// What its messages carry beyond a body and headers: a key and a position (topic, partition, offset).
+    public static let messageFeatures: MessageFeatures = [.recordKey, .logPosition]
 }

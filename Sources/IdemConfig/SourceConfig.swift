@@ -15,6 +15,15 @@ public enum SourceConfig: Sendable, Hashable {
         }
     }
 
+    /// What the broker's messages carry, beyond a body and headers: which ID sources can
+    /// yield a value.
+    public var features: MessageFeatures {
+        switch self {
+        case .amqp: return AMQPSourceConfig.messageFeatures
+        case .kafka: return KafkaSourceConfig.messageFeatures
+        }
+    }
+
     /// A short text for summaries: `amqp queue orders` or `kafka topics events, audit`.
     public var summary: String {
         switch self {

@@ -126,7 +126,7 @@ enum WorkerConfigDecoding {
         let source = map.required("source", what: "amqp: or kafka: settings").flatMap(sourceConfig)
         let identity: IdentityChain?
         if let idValue = map["id"] {
-            identity = identityChain(idValue, kind: source?.kind)
+            identity = identityChain(idValue, source: source)
         } else {
             identity = source.map { IdentityChain($0.kind == .amqp ? [.messageId] : [.offset]) }
         }
@@ -252,7 +252,7 @@ enum WorkerConfigDecoding {
 
     // MARK: identity
 
-    static func identityChain(_ value: ConfigValue, kind: SourceKind?) -> IdentityChain? {
+    static func identityChain(_ value: ConfigValue, source sourceConfig: SourceConfig?) -> IdentityChain? {
         guard let items = value.list() else { return nil }
         if items.isEmpty {
             value.report("expected at least one ID source")
@@ -261,8 +261,8 @@ enum WorkerConfigDecoding {
         var sources: [IDSource] = []
         for item in items {
             guard let source = idSource(item) else { continue }
-            if let kind, !source.applicableKinds.contains(kind) {
-                item.report("ID source '\(source)' never yields a value for a \(kind) consumer")
+            if let config = sourceConfig, !config.features.isSuperset(of: source.requiredFeatures) {
+                item.report("ID source '\(source)' never yields a value for a \(config.kind) consumer")
                 continue
             }
             sources.append(source)

@@ -1,10 +1,10 @@
-/// The `x-idem-*` headers a dead-lettered message carries, for AMQP and Kafka alike.
+/// The `x-idem-*` headers a dead-lettered message carries, whatever the broker.
 public enum DeadLetterHeaders {
     /// `x-idem-reason`: the machine-readable reason (``DeadLetterReason/code``).
     public static let reason = "x-idem-reason"
     /// `x-idem-attempts`: handler attempts made, counted in PostgreSQL.
     public static let attempts = "x-idem-attempts"
-    /// `x-idem-source`: where the message came from (`amqp:QUEUE` or `TOPIC:PARTITION:OFFSET`).
+    /// `x-idem-source`: where the message came from (``MessageSource/description``: a queue's `KIND:QUEUE`, a log position's `STREAM:LANE:OFFSET`).
     public static let source = "x-idem-source"
     /// `x-idem-first-seen`: when idem first saw the message, seconds since the Unix epoch.
     public static let firstSeen = "x-idem-first-seen"

@@ -6,8 +6,8 @@ public struct DeadLetterMetadata: Sendable, Hashable {
     public var reason: String?
     /// `x-idem-attempts`: handler attempts made.
     public var attempts: Int?
-    /// `x-idem-source`: where the message came from (`amqp:QUEUE` or
-    /// `TOPIC:PARTITION:OFFSET`).
+    /// `x-idem-source`: where the message came from (a queue's `KIND:QUEUE`, a log
+    /// position's `STREAM:LANE:OFFSET`).
     public var source: String?
     /// `x-idem-first-seen`: when idem first saw the message, seconds since the Unix epoch.
     public var firstSeen: UInt64?
@@ -40,8 +40,8 @@ public struct DeadLetterMetadata: Sendable, Hashable {
         self.replayId = replayId
     }
 
-    /// Reads the `x-idem-*` headers, as AMQP carries them (typed values) or as Kafka does
-    /// (text bytes). Values of an unexpected type are treated as absent.
+    /// Reads the `x-idem-*` headers, as typed values or as text
+    /// bytes, whichever the broker carries. Values of an unexpected type are treated as absent.
     public init(headers: [String: HeaderValue]) {
         func text(_ name: String) -> String? { headers[name]?.identityText }
         func number(_ name: String) -> Int64? { text(name).flatMap { Int64($0) } }
@@ -63,15 +63,9 @@ public struct DeadLetterMetadata: Sendable, Hashable {
         messageId ?? "sha256:" + IdentityChain.sha256Hex(body)
     }
 
-    /// The topic of a Kafka `x-idem-source` (`TOPIC:PARTITION:OFFSET`), or `nil` when the
-    /// source is not of that form.
-    public var kafkaSourceTopic: String? {
-        guard let source, !source.hasPrefix("amqp:") else { return nil }
-        let parts = source.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count >= 3, Int32(parts[parts.count - 2]) != nil, Int64(parts[parts.count - 1]) != nil else {
-            return nil
-        }
-        let topic = parts.dropLast(2).joined(separator: ":")
-        return topic.isEmpty ? nil : topic
+    /// The log position of `x-idem-source` when it is one (`STREAM:LANE:OFFSET`, a record
+    /// of a log-style broker), or `nil`.
+    public var sourcePosition: LogPosition? {
+        source.flatMap(LogPosition.init(parsing:))
     }
 }

@@ -7,7 +7,7 @@ public protocol DedupStore: Sendable {
     /// (`maxAttempts`) or a reject marks the row dead-lettered. The results are in the
     /// order of `requests`; nothing is committed if the call throws.
     ///
-    /// With `keepOrder` (a Kafka partition), a transient failure with attempts left ends
+    /// With `keepOrder` (a lane of a log), a transient failure with attempts left ends
     /// the batch there: the messages after it take no effect and come back as
     /// ``TransactionalOutcome/deferred``, to be processed again after it.
     func processTransactionally(
@@ -40,15 +40,15 @@ public protocol DedupStore: Sendable {
     /// `x-idem-first-seen`.
     func firstSeen(consumer: String, ids: [MessageID]) async throws(DedupStoreError) -> [String: UInt64]
 
-    /// Offset mode (Kafka consumers keyed by `offset`): processes consecutive records of one
-    /// partition, in offset order, keeping the partition's next offset in one row written
+    /// Offset mode (consumers of a log-style broker keyed by `offset`): processes consecutive
+    /// records of one lane, in offset order, keeping the lane's next offset in one row written
     /// in the same transaction instead of a row per message.
     ///
     /// Records below the stored next offset are duplicates. The others run through
     /// `handler` in order until one does not succeed: a transient failure with attempts left
     /// stores its offset as the next one (with the attempt); a reject, a final failure or a
     /// record in `poison` stores it as dead, to be dead-lettered and then released with
-    /// ``releaseDeadOffset(consumer:topic:partition:offset:)``. The records after that one
+    /// ``releaseDeadOffset(consumer:at:)``. The records after that one
     /// come back ``TransactionalOutcome/deferred``. A record found dead at the next offset
     /// (dead-lettered before, maybe not completely) comes back
     /// ``ClaimResult/deadLettered(attempts:lastError:)``.
@@ -57,16 +57,16 @@ public protocol DedupStore: Sendable {
         handler: any MessageHandler
     ) async throws(DedupStoreError) -> [TransactionalOutcome]
 
-    /// Offset mode: marks the dead record at `offset` done once its dead letter is
-    /// published: the partition's next offset moves past it.
-    func releaseDeadOffset(consumer: String, topic: String, partition: Int32, offset: Int64)
-        async throws(DedupStoreError)
+    /// Offset mode: marks the dead record at `position` done once its dead letter is
+    /// published: the lane's next offset moves past it.
+    func releaseDeadOffset(consumer: String, at position: LogPosition) async throws(DedupStoreError)
 
-    /// Offset mode: the stored next offset of each partition of `topic` that has one; the
-    /// consumer starts reading there when the partition is assigned.
-    func storedOffsets(consumer: String, topic: String) async throws(DedupStoreError) -> [Int32: Int64]
+    /// Offset mode: the stored next offset of each lane of `stream` that has one, by lane;
+    /// the consumer starts reading there when the lane is assigned.
+    func storedOffsets(consumer: String, stream: String) async throws(DedupStoreError) -> [Int32: Int64]
 
-    /// Checks that the store answers; throws ``DedupStoreError/unavailable(_:)`` when not.
+    /// Checks that the store answers; throws a ``DedupStoreError`` with code
+    /// ``DedupStoreError/Code/unavailable`` when not.
     func probe() async throws(DedupStoreError)
 
     /// Deletes done and dead-lettered rows of `consumer` not updated for `age`, at most
@@ -82,29 +82,5 @@ extension DedupStore {
     ) async throws(DedupStoreError) -> [TransactionalOutcome] {
         try await processTransactionally(
             consumer: consumer, requests, maxAttempts: maxAttempts, handler: handler, keepOrder: false)
-    }
-}
-
-/// Why the dedup store could not answer.
-public enum DedupStoreError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// PostgreSQL cannot be reached; the runtime pauses and reconnects.
-    case unavailable(String)
-    /// A deadlock or serialization failure rolled the transaction back; retry.
-    case conflict(String)
-    /// The schema is missing or older than this version of idem.
-    case schemaOutdated(found: Int, required: Int)
-    /// Anything else PostgreSQL refused.
-    case failed(String)
-
-    /// A sentence naming what is wrong.
-    public var description: String {
-        switch self {
-        case .unavailable(let detail): return "PostgreSQL is unavailable: \(detail)"
-        case .conflict(let detail): return "transaction conflict: \(detail)"
-        case .schemaOutdated(let found, let required):
-            return
-                "the dedup schema is at version \(found), this idem needs \(required): run `idem migrate --config FILE`"
-        case .failed(let detail): return detail
-        }
     }
 }

@@ -1,7 +1,7 @@
 /// What to do with a message once the outcome policy has decided; each adapter maps it to
-/// its broker's operations (see ``AMQPAction`` and ``KafkaAction``).
+/// its broker's operations (each broker adapter has its column of the outcome table).
 public enum Disposition: Sendable, Hashable {
-    /// The message is finished: acknowledge it (AMQP ack, Kafka offset marked processed).
+    /// The message is finished: acknowledge it (a queue's ack, a log's offset marked processed).
     case acknowledge(Acknowledgement)
     /// Try the message again after `delay`. `countsAsAttempt` is false when the handler did
     /// not run (a live lease elsewhere, a deadlock), so no attempt was used up.

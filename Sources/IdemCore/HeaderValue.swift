@@ -1,29 +1,29 @@
-/// A header value as brokers carry it: every AMQP field-table type, or Kafka header bytes.
+/// A header value as brokers carry it: typed values of a field table, or plain bytes.
 ///
-/// AMQP tables can nest tables and arrays and carry decimals and timestamps; Kafka headers
-/// are plain bytes. Both map into this one type so that the core never sees a broker type.
+/// Field tables can nest tables and arrays and carry decimals and timestamps; other brokers'
+/// headers are plain bytes. Both map into this one type so that the core never sees a broker type.
 public enum HeaderValue: Sendable, Hashable {
-    /// A text value (AMQP long or short string that is valid UTF-8).
+    /// A text value (a string that is valid UTF-8).
     case string(String)
-    /// Raw bytes (AMQP byte array, non-UTF-8 strings, Kafka header values).
+    /// Raw bytes (byte arrays, non-UTF-8 strings, plain header values).
     case bytes([UInt8])
     /// A boolean.
     case bool(Bool)
-    /// A signed integer of any AMQP width.
+    /// A signed integer of any width.
     case int(Int64)
-    /// An unsigned integer of any AMQP width.
+    /// An unsigned integer of any width.
     case uint(UInt64)
-    /// A floating-point number (AMQP float or double).
+    /// A floating-point number (float or double).
     case double(Double)
-    /// An AMQP decimal: `value × 10^-scale`.
+    /// A decimal: `value × 10^-scale`.
     case decimal(scale: UInt8, value: Int32)
-    /// An AMQP timestamp, in seconds since the Unix epoch.
+    /// A timestamp, in seconds since the Unix epoch.
     case timestamp(UInt64)
-    /// A nested AMQP field array.
+    /// A nested field array.
     case array([HeaderValue])
-    /// A nested AMQP field table.
+    /// A nested field table.
     case table([String: HeaderValue])
-    /// AMQP void: present, without a value.
+    /// Void: present, without a value.
     case void
 
     /// The value as identity text, or `nil` when the value cannot serve as a message ID.

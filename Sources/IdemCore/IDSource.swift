@@ -1,13 +1,14 @@
 /// One place a message ID can come from. A consumer lists several; the first that yields
 /// a value wins.
 public enum IDSource: Sendable, Hashable, CustomStringConvertible {
-    /// The AMQP `message-id` property.
+    /// The `message-id` property, for brokers whose messages carry one.
     case messageId
-    /// An AMQP header-table entry or a Kafka record header.
+    /// A header, as the broker carries it.
     case header(String)
-    /// The Kafka record key.
+    /// The record key, for brokers whose messages carry one.
     case key
-    /// `topic:partition:offset` of a Kafka record: unique per record, not per payload.
+    /// The log position, `STREAM:LANE:OFFSET`, for log-style brokers: unique per record,
+    /// not per payload.
     case offset
     /// A field of a JSON body.
     case json(JSONPointer)
@@ -26,12 +27,13 @@ public enum IDSource: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// The source kinds this ID source can ever yield a value for.
-    public var applicableKinds: Set<SourceKind> {
+    /// What a broker's messages must carry for this ID source to ever yield a value.
+    public var requiredFeatures: MessageFeatures {
         switch self {
-        case .messageId: return [.amqp]
-        case .key, .offset: return [.kafka]
-        case .header, .json, .contentHash: return [.amqp, .kafka]
+        case .messageId: return .messageIDProperty
+        case .key: return .recordKey
+        case .offset: return .logPosition
+        case .header, .json, .contentHash: return []
         }
     }
 }

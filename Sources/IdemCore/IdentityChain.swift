@@ -59,7 +59,9 @@ public struct IdentityChain: Sendable, Hashable {
     ) -> Result<String, Note> {
         switch source {
         case .messageId:
-            guard case .amqp = message.source else { return .failure(Note("not an AMQP message")) }
+            guard message.source.features.contains(.messageIDProperty) else {
+                return .failure(Note("\(message.source.kind) messages have no message-id property"))
+            }
             return nonEmpty(message.properties.messageId, absent: "absent")
         case .header(let name):
             guard let value = message.headers[name] else { return .failure(Note("absent")) }
@@ -68,17 +70,19 @@ public struct IdentityChain: Sendable, Hashable {
             }
             return nonEmpty(text, absent: "empty")
         case .key:
-            guard case .kafka = message.source else { return .failure(Note("not a Kafka record")) }
+            guard message.source.features.contains(.recordKey) else {
+                return .failure(Note("\(message.source.kind) messages have no record key"))
+            }
             guard let key = message.key else { return .failure(Note("absent")) }
             guard let text = UTF8Text.decode(key) else {
                 return .failure(Note("not valid UTF-8 (or holds NUL)"))
             }
             return nonEmpty(text, absent: "empty")
         case .offset:
-            guard case .kafka(let topic, let partition, let offset) = message.source else {
-                return .failure(Note("not a Kafka record"))
+            guard let position = message.source.position else {
+                return .failure(Note("\(message.source.kind) messages have no log position"))
             }
-            return .success("\(topic):\(partition):\(offset)")
+            return .success(position.description)
         case .json(let pointer):
             if parsedBody == nil {
                 parsedBody = Result { () throws(JSONParseError) in try JSONValue(parsing: message.body) }

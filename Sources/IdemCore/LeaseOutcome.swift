@@ -8,7 +8,7 @@ public struct LeaseOutcome: Sendable, Hashable {
         case failed
         /// A permanent failure or the last attempt: the row is `dead`.
         case dead
-        /// The handler never ran (an earlier message of a partition failed first): the row
+        /// The handler never ran (an earlier message of an ordered batch failed first): the row
         /// is claimable again and this claim's attempt is not counted.
         case released
     }

@@ -1,6 +1,6 @@
 /// A message as idem sees it, whichever broker delivered it.
 ///
-/// The adapters turn an AMQP delivery or a Kafka record into a `Message`; everything after
+/// The broker adapters turn what their broker delivers into a `Message`; everything after
 /// that (identity, dedup, handlers, outcomes) works on this type alone.
 ///
 /// A value type whose fields share one immutable box: passing a message around (into claim
@@ -13,18 +13,18 @@ public struct Message: Sendable, Hashable {
         get { storage.body }
         set { storage = storage.with(body: newValue) }
     }
-    /// AMQP header-table entries or Kafka record headers. Kafka allows a header name more
-    /// than once; the last value wins here.
+    /// The headers. Where a broker allows a header name more than once, the last value
+    /// wins here.
     public var headers: [String: HeaderValue] {
         get { storage.headers }
         set { storage = storage.with(headers: newValue) }
     }
-    /// AMQP basic properties (empty for Kafka).
+    /// The message properties (empty for brokers without them).
     public var properties: MessageProperties {
         get { storage.properties }
         set { storage = storage.with(properties: newValue) }
     }
-    /// The Kafka record key (`nil` for AMQP and for records without a key).
+    /// The record key (`nil` for brokers without keys and for records without one).
     public var key: [UInt8]? {
         get { storage.key }
         set { storage = storage.with(key: .some(newValue)) }

@@ -1,4 +1,5 @@
-/// The AMQP basic properties of a message; Kafka records leave them all empty.
+/// The basic properties of a message (content type, message-id, ...); brokers without
+/// them leave them all empty.
 public struct MessageProperties: Sendable, Hashable {
     /// `message-id`.
     public var messageId: String?

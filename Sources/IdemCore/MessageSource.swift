@@ -1,37 +1,33 @@
-/// Where a message came from: the coordinates a broker gave it.
-public enum MessageSource: Sendable, Hashable, CustomStringConvertible {
-    /// An AMQP delivery from `queue`, published to `exchange` with `routingKey`.
-    case amqp(queue: String, exchange: String, routingKey: String, redelivered: Bool)
-    /// A Kafka record at `topic`/`partition`/`offset`.
-    case kafka(topic: String, partition: Int32, offset: Int64)
+/// Where a message came from, as the broker adapter that delivered it describes it.
+public struct MessageSource: Sendable, Hashable, CustomStringConvertible {
+    /// The adapter that delivered the message.
+    public var kind: SourceKind
+    /// A short text for logs, dead-letter headers and the `source` column: the adapter's
+    /// (a queue's `KIND:QUEUE`, or a log position's `STREAM:LANE:OFFSET`).
+    public var description: String
+    /// The message's position, for a log-style broker.
+    public var position: LogPosition?
+    /// Whether the broker says it delivered the message before.
+    public var redelivered: Bool
+    /// What the message can carry beyond a body and headers.
+    public var features: MessageFeatures
 
-    /// A short text for logs, dead-letter headers and the `source` column:
-    /// `amqp:QUEUE` or `TOPIC:PARTITION:OFFSET`.
-    public var description: String {
-        switch self {
-        case .amqp(let queue, _, _, _):
-            return "amqp:\(queue)"
-        case .kafka(let topic, let partition, let offset):
-            return "\(topic):\(partition):\(offset)"
-        }
+    /// A source described by `description`.
+    public init(
+        kind: SourceKind, description: String, position: LogPosition? = nil, redelivered: Bool = false,
+        features: MessageFeatures = []
+    ) {
+        self.kind = kind
+        self.description = description
+        self.position = position
+        self.redelivered = redelivered
+        var features = features
+        if position != nil { features.insert(.logPosition) }
+        self.features = features
     }
 
-    /// Which kind of broker delivered the message.
-    public var kind: SourceKind {
-        switch self {
-        case .amqp: return .amqp
-        case .kafka: return .kafka
-        }
+    /// A record of a log-style broker at `position`, described as `STREAM:LANE:OFFSET`.
+    public init(kind: SourceKind, position: LogPosition, features: MessageFeatures = []) {
+        self.init(kind: kind, description: position.description, position: position, features: features)
     }
-}
-
-/// The kinds of message source idem consumes from.
-public enum SourceKind: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
-    /// RabbitMQ and other AMQP 0-9-1 brokers.
-    case amqp
-    /// Apache Kafka and Kafka-compatible brokers.
-    case kafka
-
-    /// The kind's configuration name.
-    public var description: String { rawValue }
 }

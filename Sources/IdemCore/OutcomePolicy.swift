@@ -47,7 +47,7 @@ public struct OutcomePolicy: Sendable, Hashable {
             return .suspend
         case .deferred:
             return .retry(
-                after: .zero, countsAsAttempt: false, reason: "an earlier message of its partition is being retried")
+                after: .zero, countsAsAttempt: false, reason: "an earlier message in its order is being retried")
         case .storeConflict:
             return .retry(
                 after: storeConflictDelay, countsAsAttempt: false,

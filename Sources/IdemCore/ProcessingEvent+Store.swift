@@ -33,9 +33,6 @@ extension ProcessingEvent {
 
     /// The event for every message of a batch the store could not process.
     public init(_ error: DedupStoreError) {
-        switch error {
-        case .conflict: self = .storeConflict
-        case .unavailable, .schemaOutdated, .failed: self = .storeUnavailable
-        }
+        self = error.code == .conflict ? .storeConflict : .storeUnavailable
     }
 }

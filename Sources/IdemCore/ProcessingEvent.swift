@@ -22,7 +22,7 @@ public enum ProcessingEvent: Sendable, Hashable {
     case handled(HandlerResult, attempt: Int)
     /// The handler threw or timed out on attempt `attempt`; that counts as transient.
     case handlerFailed(String, attempt: Int)
-    /// Keeping order, an earlier message of its partition failed transiently: this one was
+    /// Keeping order, an earlier message in its order failed transiently: this one was
     /// not processed and comes again after it.
     case deferred
 }

@@ -2,8 +2,8 @@
 ///
 /// A copy in the dead letters counts as already replayed when the audit holds a replay of
 /// the same message ID made at or after the copy was dead-lettered: that replay took care
-/// of this copy (or of a copy of the same failure), and the copy stayed behind (a Kafka
-/// topic keeps every record; a second copy of the same ID). A copy dead-lettered after
+/// of this copy (or of a copy of the same failure), and the copy stayed behind (a log
+/// keeps every record; a second copy of the same ID). A copy dead-lettered after
 /// the last replay is a new failure and may be replayed.
 ///
 /// Times are compared in whole seconds (the precision of `x-idem-dead-lettered-at`), so a

@@ -11,7 +11,7 @@ public struct ReplayRecord: Sendable, Hashable {
     public var replayedBy: String
     /// Whether `--force` overrode an earlier replay.
     public var forced: Bool
-    /// Where the dead letter was (`amqp:<queue>` or `<topic>:<partition>:<offset>`).
+    /// Where the dead letter was (its ``MessageSource/description``).
     public var deadLetterSource: String
     /// Where it was replayed to.
     public var target: String

@@ -8,7 +8,7 @@ public enum SQLParameterSource: Sendable, Hashable, CustomStringConvertible {
     case fence
     /// The attempt number.
     case attempt
-    /// The message's source coordinates (`amqp:QUEUE` or `TOPIC:PARTITION:OFFSET`).
+    /// The message's source coordinates (``MessageSource/description``).
     case source
     /// A field of the JSON body; a missing field makes the message poison.
     case json(JSONPointer)

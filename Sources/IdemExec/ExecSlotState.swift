@@ -1,3 +1,5 @@
+import IdemConcurrency
+
 /// The mutable state of one slot of the pool (one child process at a time), kept in the
 /// handler's mutex.
 struct ExecSlotState: Sendable {
@@ -28,7 +30,7 @@ struct ExecSlotState: Sendable {
     /// The reader thread waits without a deadline: a new request must wake it.
     var readerIdle = false
     /// The next restart delay.
-    private var backoff = initialBackoff
+    private var backoff = Backoff(initial: initialBackoff, maximum: maximumBackoff)
 
     /// Whether the slot can take one more request under `limit` in flight.
     func hasRoom(limit: Int) -> Bool {
@@ -124,9 +126,7 @@ struct ExecSlotState: Sendable {
     /// The delay before the next restart; it doubles each time up to
     /// ``maximumBackoff`` and starts over after a process that ran for ``stableRun``.
     mutating func nextRestartDelay(ranFor lifetime: Duration?) -> Duration {
-        if let lifetime, lifetime >= Self.stableRun { backoff = Self.initialBackoff }
-        let delay = backoff
-        backoff = min(backoff * 2, Self.maximumBackoff)
-        return delay
+        if let lifetime, lifetime >= Self.stableRun { backoff.reset() }
+        return backoff.next()
     }
 }

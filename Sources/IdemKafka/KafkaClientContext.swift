@@ -7,8 +7,8 @@ import Synchronization
 ///
 /// The owner keeps the context alive for as long as the handle exists; callbacks run on
 /// librdkafka's internal threads, so the context is immutable.
-final class KafkaClientContext: Sendable {
-    let logger: Logger
+package final class KafkaClientContext: Sendable {
+    package let logger: Logger
     /// A consumer's pending rebalances; with it, ``makeConfiguration(_:)`` installs the
     /// rebalance callback.
     let rebalances: KafkaRebalanceRecorder?
@@ -16,7 +16,7 @@ final class KafkaClientContext: Sendable {
     /// (`statistics.interval.ms`) show a broker connection up again.
     let allBrokersDown = Atomic<Bool>(false)
 
-    init(logger: Logger, rebalances: KafkaRebalanceRecorder? = nil) {
+    package init(logger: Logger, rebalances: KafkaRebalanceRecorder? = nil) {
         self.logger = logger
         self.rebalances = rebalances
     }
@@ -27,7 +27,7 @@ final class KafkaClientContext: Sendable {
     ///
     /// - Throws: ``KafkaError`` of kind ``KafkaError/Kind/configuration`` naming the
     ///   property; its value is not shown because it may be a secret.
-    func makeConfiguration(_ properties: [(String, String)]) throws(KafkaError) -> OpaquePointer {
+    package func makeConfiguration(_ properties: [(String, String)]) throws(KafkaError) -> OpaquePointer {
         guard let conf = rd_kafka_conf_new() else {
             throw KafkaError(kind: .configuration, message: "rd_kafka_conf_new failed")
         }
@@ -55,7 +55,7 @@ final class KafkaClientContext: Sendable {
 
     /// Creates a client handle, taking ownership of `conf` on success and destroying it on
     /// failure.
-    static func makeHandle(type: rd_kafka_type_t, conf: OpaquePointer) throws(KafkaError)
+    package static func makeHandle(type: rd_kafka_type_t, conf: OpaquePointer) throws(KafkaError)
         -> OpaquePointer
     {
         var errorText = [CChar](repeating: 0, count: 512)

@@ -66,7 +66,7 @@ public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     /// An error for librdkafka code `code`, with its description appended to `context`.
-    init(kind: Kind, context: String, code: rd_kafka_resp_err_t, isFatal: Bool = false) {
+    package init(kind: Kind, context: String, code: rd_kafka_resp_err_t, isFatal: Bool = false) {
         let description = String(cString: rd_kafka_err2str(code))
         self.init(
             kind: kind, message: "\(context): \(description)", code: code.rawValue,

@@ -9,7 +9,7 @@ import Synchronization
 /// The callback runs on the consumer's thread, inside `rd_kafka_consume_batch_queue` or
 /// `rd_kafka_consumer_close`. While the consumer closes, nobody would complete a recorded
 /// rebalance, so the callback applies it at once instead.
-final class KafkaRebalanceRecorder: Sendable {
+package final class KafkaRebalanceRecorder: Sendable {
     /// One reported rebalance.
     struct Event: Sendable, Equatable {
         /// What changed.

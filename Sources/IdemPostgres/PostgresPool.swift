@@ -1,3 +1,4 @@
+import IdemConcurrency
 import Logging
 
 /// A fixed-size pool of ``PostgresConnection``s, opened lazily and leased one caller at a
@@ -242,7 +243,7 @@ public actor PostgresPool {
     private func open(deadline: ContinuousClock.Instant) async throws -> PostgresConnection {
         let clock = ContinuousClock()
         let started = clock.now
-        var delay = Duration.milliseconds(100)
+        var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(5))
         var attempts = 0
         while true {
             attempts += 1
@@ -256,7 +257,7 @@ public actor PostgresPool {
                 guard now < deadline else {
                     throw gaveUp(error, attempts: attempts, after: now - started)
                 }
-                let pause = min(delay * Double.random(in: 0.5...1.0), deadline - now)
+                let pause = min(backoff.next() * Double.random(in: 0.5...1.0), deadline - now)
                 logger.debug(
                     "PostgreSQL connection attempt failed; retrying",
                     metadata: [
@@ -264,7 +265,6 @@ public actor PostgresPool {
                         "retry_in": "\(pause)",
                     ])
                 try await Task.sleep(for: pause)
-                delay = min(delay * 2, .seconds(5))
             }
         }
     }

@@ -1,4 +1,6 @@
+import IdemConsumerKit
 import IdemCore
+import IdemPostgresStore
 
 /// Reading a consumer's dead letters with their replay history, for `idem dlq list` and
 /// `idem dlq show`. Nothing is consumed or changed.

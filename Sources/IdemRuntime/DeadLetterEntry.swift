@@ -1,4 +1,6 @@
+import IdemConsumerKit
 import IdemCore
+import IdemPostgresStore
 
 /// A dead letter with what the replay audit knows of its message ID, for `idem dlq list`
 /// and `idem dlq show`.

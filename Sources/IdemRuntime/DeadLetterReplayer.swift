@@ -1,5 +1,7 @@
 import IdemConfig
+import IdemConsumerKit
 import IdemCore
+import IdemPostgresStore
 
 /// `idem dlq replay`: puts a consumer's selected dead letters back on its source, each
 /// once, with an audit row.

@@ -1,4 +1,6 @@
 import Foundation
+import IdemConsumerKit
+import IdemPostgresStore
 
 /// Times of dead letters and replays as `idem dlq` prints them.
 public enum EpochTime {

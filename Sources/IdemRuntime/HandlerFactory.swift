@@ -1,7 +1,9 @@
 import IdemConfig
+import IdemConsumerKit
 import IdemCore
 import IdemExec
 import IdemPlugins
+import IdemPostgresStore
 import Logging
 
 /// Builds the handler a consumer's configuration names, and checks that it can be built.

@@ -1,4 +1,6 @@
+import IdemConsumerKit
 import IdemCore
+import IdemPostgresStore
 
 /// Swift handlers registered by name, for a program that embeds idem: a consumer whose
 /// configuration says `handler: {swift: NAME}` runs the handler registered as `NAME`.

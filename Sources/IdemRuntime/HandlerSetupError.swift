@@ -1,3 +1,6 @@
+import IdemConsumerKit
+import IdemPostgresStore
+
 /// A consumer's handler could not be set up: a Swift handler not registered, an exec
 /// command not found, a plugin that does not load. Reported before anything connects.
 public struct HandlerSetupError: Error, Sendable, CustomStringConvertible {

@@ -1,3 +1,5 @@
+import IdemConsumerKit
+import IdemPostgresStore
 import ServiceLifecycle
 
 /// A service shown by name alone: swift-service-lifecycle logs the services it runs with

@@ -1,4 +1,6 @@
+import IdemConsumerKit
 import IdemCore
+import IdemPostgresStore
 
 /// What `idem dlq replay` did with one dead letter (or one ID asked for), as it happens.
 public enum ReplayEvent: Sendable {

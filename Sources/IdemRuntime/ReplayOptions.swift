@@ -1,4 +1,6 @@
+import IdemConsumerKit
 import IdemCore
+import IdemPostgresStore
 
 /// How `idem dlq replay` replays.
 public struct ReplayOptions: Sendable {

@@ -1,3 +1,6 @@
+import IdemConsumerKit
+import IdemPostgresStore
+
 /// What a run of `idem dlq replay` did.
 public struct ReplaySummary: Sendable, Hashable, CustomStringConvertible {
     /// Dead letters replayed (in a dry run: that would be).

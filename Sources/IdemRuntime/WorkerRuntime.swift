@@ -1,30 +1,39 @@
 import IdemConfig
+import IdemConsumerKit
 import IdemCore
+import IdemOperations
 import IdemPostgres
+import IdemPostgresStore
 import Logging
 import ServiceLifecycle
 import UnixSignals
 
 /// The whole worker of `idem run`: one service per consumer in a service group that stops
 /// gracefully on SIGTERM or SIGINT within the configured grace period.
+///
+/// Each consumer runs under a ``ConsumerSupervisor`` with the broker adapter its source
+/// kind names in the ``BrokerRegistry``: the runtime itself knows no broker.
 public struct WorkerRuntime: Sendable {
     /// The configuration it runs.
     public let config: WorkerConfig
     private let logger: Logger
     private let handlers: HandlerRegistry
+    private let brokers: BrokerRegistry
     private let metricsText: @Sendable () -> [UInt8]
 
     /// Creates the runtime for `config`; `handlers` are the Swift handlers a consumer may
-    /// name with `handler: {swift: NAME}`; `metricsText` renders the metrics backend's
+    /// name with `handler: {swift: NAME}`; `brokers` are the broker adapters consumers run
+    /// with, by source kind; `metricsText` renders the metrics backend's
     /// exposition for `/metrics` (the executable bootstraps swift-metrics, with Prometheus
     /// for `idem run`).
     public init(
         config: WorkerConfig, logger: Logger, handlers: HandlerRegistry = HandlerRegistry(),
-        metricsText: @escaping @Sendable () -> [UInt8] = { [] }
+        brokers: BrokerRegistry, metricsText: @escaping @Sendable () -> [UInt8] = { [] }
     ) {
         self.config = config
         self.logger = logger
         self.handlers = handlers
+        self.brokers = brokers
         self.metricsText = metricsText
     }
 
@@ -40,9 +49,24 @@ public struct WorkerRuntime: Sendable {
         return problems
     }
 
+    /// The consumers whose source kind has no broker adapter registered, for
+    /// `idem check-config` and before `idem run` starts.
+    public func brokerProblems() -> [BrokerRegistryError] {
+        config.consumers.compactMap { consumer in
+            do throws(BrokerRegistryError) {
+                _ = try brokers.adapter(for: consumer)
+                return nil
+            } catch {
+                return error
+            }
+        }
+    }
+
     /// Builds the service group around prepared handlers. `gracePeriod` overrides the
     /// configured one.
-    func makeServiceGroup(handlers: [String: any MessageHandler], gracePeriod: Duration? = nil) -> ServiceGroup {
+    func makeServiceGroup(
+        handlers: [String: any MessageHandler], gracePeriod: Duration? = nil
+    ) throws(BrokerRegistryError) -> ServiceGroup {
         let pool = PostgresPool(
             url: config.postgres.url, size: config.postgres.poolSize, connectTimeout: config.postgres.connectTimeout,
             logger: logger)
@@ -78,12 +102,18 @@ public struct WorkerRuntime: Sendable {
                     minutes: minutes, pool: pool, table: table, readiness: readiness, interval: .seconds(10),
                     logger: logger)))
         let metrics = config.consumers.map { ConsumerMetrics(consumer: $0.name, minutes: minutes) }
-        let consumers = zip(config.consumers, metrics).map { consumer, metrics in
-            NamedService(
-                description: "consumer \(consumer.name)",
-                service: consumerService(
-                    consumer, handler: handlers[consumer.name]!, store: store, readiness: readiness,
-                    metrics: metrics, health: health))
+        var consumers: [NamedService] = []
+        for (consumer, metrics) in zip(config.consumers, metrics) {
+            let handler = handlers[consumer.name]!
+            // A statement handler's SQL runs pipelined inside the dedup transaction, which
+            // the store recognises by its type: it is timed as the transaction's round trip.
+            let measured =
+                handler is any StatementHandler ? handler : MeasuredHandler(handler: handler, metrics: metrics)
+            let context = ConsumerContext(
+                consumer: consumer, store: store, handler: measured, readiness: readiness, metrics: metrics,
+                health: health, logger: logger)
+            let supervisor = ConsumerSupervisor(adapter: try brokers.adapter(for: consumer), context: context)
+            consumers.append(NamedService(description: supervisor.description, service: supervisor))
         }
         // Retention: one sweeper per consumer.
         let retention = DedupRetention(pool: pool, table: table)
@@ -106,26 +136,6 @@ public struct WorkerRuntime: Sendable {
         return ServiceGroup(configuration: configuration)
     }
 
-    /// The service that runs `consumer`: the adapter for its source.
-    private func consumerService(
-        _ consumer: ConsumerConfig, handler: any MessageHandler, store: any DedupStore, readiness: StoreReadiness,
-        metrics: ConsumerMetrics, health: HealthState
-    ) -> any Service {
-        // A statement handler's SQL runs pipelined inside the dedup transaction, which the
-        // store recognises by its type: it is timed as the transaction's round trip.
-        let handler = handler is any StatementHandler ? handler : MeasuredHandler(handler: handler, metrics: metrics)
-        switch consumer.source {
-        case .amqp(let source):
-            return AMQPConsumerService(
-                consumer: consumer, source: source, store: store, handler: handler, readiness: readiness,
-                metrics: metrics, health: health, logger: logger)
-        case .kafka(let source):
-            return KafkaConsumerService(
-                consumer: consumer, source: source, store: store, handler: handler, readiness: readiness,
-                metrics: metrics, health: health, logger: logger)
-        }
-    }
-
     /// Runs until a shutdown signal, then stops within the grace period.
     public func run(gracePeriod: Duration? = nil) async throws {
         logger.info(
@@ -134,6 +144,7 @@ public struct WorkerRuntime: Sendable {
                 "config": .string(config.file),
                 "consumers": .string(config.consumers.map(\.name).joined(separator: ",")),
             ])
+        if let problem = brokerProblems().first { throw problem }
         var prepared: [String: HandlerFactory.Prepared] = [:]
         do {
             for consumer in config.consumers {

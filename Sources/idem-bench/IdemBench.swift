@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import IdemConsumerKit
 import IdemCore
 import IdemPostgres
+import IdemPostgresStore
 import IdemRuntime
 import IdemTerminal
 import Logging
@@ -66,7 +68,9 @@ struct Claims: AsyncParsableCommand {
             let body = #"{"order": \#(number), "amount": "\#(number % 1000).25"}"#
             return ClaimRequest(
                 message: Message(
-                    body: Array(body.utf8), source: .kafka(topic: "bench", partition: 0, offset: Int64(index))),
+                    body: Array(body.utf8),
+                    source: MessageSource(
+                        kind: "kafka", position: LogPosition(stream: "bench", lane: 0, offset: Int64(index)))),
                 id: MessageID("order-\(number)", source: .json(try! JSONPointer("/order"))))
         }
         let batches = stride(from: 0, to: stream.count, by: batch).map {
@@ -93,7 +97,7 @@ struct Claims: AsyncParsableCommand {
                                 break
                             } catch let error as DedupStoreError {
                                 // A deadlock or serialization failure is tried again.
-                                guard case .conflict = error else { throw error }
+                                guard error.code == .conflict else { throw error }
                             }
                         }
                         latencies.append(clock.now - began)

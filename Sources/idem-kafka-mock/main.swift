@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import IdemKafka
+import IdemKafkaMock
 import Logging
 
 /// `name:partitions`, the value of `--topic`.

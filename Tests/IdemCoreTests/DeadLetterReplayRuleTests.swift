@@ -67,7 +67,7 @@ struct DeadLetterReplayRuleTests {
                     reason: "rejected", attempts: 3, source: "amqp:orders", firstSeen: 1_700_000_000,
                     deadLetteredAt: 1_700_000_100, lastError: "boom", consumer: "orders", messageId: "m-1", replayId: 12
                 ))
-        #expect(metadata.kafkaSourceTopic == nil)
+        #expect(metadata.sourcePosition?.stream == nil)
         #expect(metadata.auditID(body: [1, 2]) == "m-1")
     }
 
@@ -82,17 +82,17 @@ struct DeadLetterReplayRuleTests {
         #expect(metadata.attempts == 0)
         #expect(metadata.deadLetteredAt == 1_700_000_100)
         #expect(metadata.firstSeen == nil)
-        #expect(metadata.kafkaSourceTopic == "orders.eu")
+        #expect(metadata.sourcePosition?.stream == "orders.eu")
         #expect(metadata.messageId == nil)
         #expect(metadata.auditID(body: Array("abc".utf8)) == "sha256:" + IdentityChain.sha256Hex(Array("abc".utf8)))
     }
 
-    @Test func kafkaSourceTopicNeedsPartitionAndOffset() {
-        #expect(DeadLetterMetadata(source: "t:0:5").kafkaSourceTopic == "t")
-        #expect(DeadLetterMetadata(source: "t:x:5").kafkaSourceTopic == nil)
-        #expect(DeadLetterMetadata(source: ":0:5").kafkaSourceTopic == nil)
-        #expect(DeadLetterMetadata(source: "t").kafkaSourceTopic == nil)
-        #expect(DeadLetterMetadata(source: nil).kafkaSourceTopic == nil)
+    @Test func aSourcePositionNeedsLaneAndOffset() {
+        #expect(DeadLetterMetadata(source: "t:0:5").sourcePosition?.stream == "t")
+        #expect(DeadLetterMetadata(source: "t:x:5").sourcePosition?.stream == nil)
+        #expect(DeadLetterMetadata(source: ":0:5").sourcePosition?.stream == nil)
+        #expect(DeadLetterMetadata(source: "t").sourcePosition?.stream == nil)
+        #expect(DeadLetterMetadata(source: nil).sourcePosition?.stream == nil)
     }
 
     @Test func selectionByIDReasonAndLimit() {
@@ -113,7 +113,9 @@ struct DeadLetterReplayRuleTests {
     @Test func deadLetterHeadersCarryTheDeadLetterTime() {
         let headers = DeadLetterHeaders.headers(
             reason: .rejected("bad", attempt: 1), consumer: "c",
-            source: .kafka(topic: "t", partition: 1, offset: 2), id: MessageID("m", source: .key), firstSeen: 10,
+            source: MessageSource(
+                kind: "kafka", position: LogPosition(stream: "t", lane: 1, offset: 2), features: .recordKey),
+            id: MessageID("m", source: .key), firstSeen: 10,
             deadLetteredAt: 20)
         let byName = Dictionary(headers, uniquingKeysWith: { first, _ in first })
         #expect(byName[DeadLetterHeaders.deadLetteredAt] == .timestamp(20))

@@ -7,13 +7,16 @@ private func amqp(
 ) -> Message {
     Message(
         body: Array(body.utf8), headers: headers, properties: MessageProperties(messageId: messageId),
-        source: .amqp(queue: "orders", exchange: "", routingKey: "orders", redelivered: false))
+        source: MessageSource(kind: "amqp", description: "amqp:orders", features: .messageIDProperty))
 }
 
 private func kafka(
     _ body: [UInt8] = [], key: [UInt8]? = nil, headers: [String: HeaderValue] = [:], offset: Int64 = 42
 ) -> Message {
-    Message(body: body, headers: headers, key: key, source: .kafka(topic: "events", partition: 3, offset: offset))
+    Message(
+        body: body, headers: headers, key: key,
+        source: MessageSource(
+            kind: "kafka", position: LogPosition(stream: "events", lane: 3, offset: offset), features: .recordKey))
 }
 
 private func id(_ derivation: IdentityChain.Derivation) -> MessageID? {
@@ -86,7 +89,11 @@ struct IDSourceTests {
 
     @Test func offsetAndKeyYieldNothingForAMQP() {
         let reason = poison(IdentityChain([.offset, .key]).derive(amqp()))
-        #expect(reason == .noIdentity(notes: ["offset: not a Kafka record", "key: not a Kafka record"]))
+        #expect(
+            reason
+                == .noIdentity(notes: [
+                    "offset: amqp messages have no log position", "key: amqp messages have no record key",
+                ]))
     }
 
     @Test func messageIdYieldsNothingForKafka() {

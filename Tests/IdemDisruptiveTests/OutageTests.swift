@@ -1,6 +1,7 @@
 import Foundation
 import IdemAMQP
 import IdemKafka
+import IdemKafkaMock
 import IdemTestSupport
 import Testing
 

@@ -50,7 +50,9 @@ struct ExecFixture: Sendable {
         -> Message
     {
         Message(
-            body: body, headers: headers, key: key, source: .kafka(topic: "orders", partition: 3, offset: offset))
+            body: body, headers: headers, key: key,
+            source: MessageSource(
+                kind: "kafka", position: LogPosition(stream: "orders", lane: 3, offset: offset), features: .recordKey))
     }
 
     /// A Kafka message with a UTF-8 `body`.

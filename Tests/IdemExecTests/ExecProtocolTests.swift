@@ -9,7 +9,7 @@ struct ExecProtocolTests {
     @Test func requestsPutTheIDFirstAndEscapeText() throws {
         let message = Message(
             body: Array("line one\n\"quoted\" \\ tab\t bell\u{07} é".utf8), headers: ["h": .string("v")],
-            source: .amqp(queue: "orders", exchange: "", routingKey: "orders", redelivered: false))
+            source: MessageSource(kind: "amqp", description: "amqp:orders", features: .messageIDProperty))
         let context = HandlerContext(
             consumer: "billing", id: MessageID("id \"1\"", source: .messageId), fence: 3, attempt: 1,
             transaction: nil)

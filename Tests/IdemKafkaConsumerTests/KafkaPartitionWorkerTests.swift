@@ -1,7 +1,7 @@
 import IdemKafka
 import Testing
 
-@testable import IdemRuntime
+@testable import IdemKafkaConsumer
 
 /// The partition worker's bookkeeping, without a broker: back-pressure with hysteresis, and
 /// records routed before a seek never processed after it.

@@ -99,7 +99,8 @@ enum PluginFixtures {
     ) -> (Message, HandlerContext) {
         let message = Message(
             body: Array(body.utf8), headers: headers, key: key,
-            source: .kafka(topic: "orders", partition: 3, offset: offset))
+            source: MessageSource(
+                kind: "kafka", position: LogPosition(stream: "orders", lane: 3, offset: offset), features: .recordKey))
         let context = HandlerContext(
             consumer: "orders-consumer", id: MessageID(id, source: .offset), fence: 42, attempt: 2, transaction: nil)
         return (message, context)

@@ -1,5 +1,6 @@
 import Foundation
 import IdemKafka
+import IdemKafkaMock
 import IdemTestSupport
 import Logging
 import Testing

@@ -1,4 +1,5 @@
 import IdemKafka
+import IdemKafkaMock
 import IdemTestSupport
 import Testing
 

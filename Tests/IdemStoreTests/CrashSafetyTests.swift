@@ -1,7 +1,8 @@
 import Foundation
+import IdemConsumerKit
 import IdemCore
 import IdemPostgres
-import IdemRuntime
+import IdemPostgresStore
 import Testing
 
 /// What a worker crash does to a transactional claim, simulated by terminating the

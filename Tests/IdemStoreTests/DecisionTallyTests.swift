@@ -2,7 +2,7 @@ import IdemCore
 import Synchronization
 import Testing
 
-@testable import IdemRuntime
+@testable import IdemConsumerKit
 
 /// How decisions are counted for the metrics and the per-minute stats.
 @Suite("Decision tally")

@@ -5,7 +5,7 @@ import IdemPostgres
 import MetricsTestKit
 import Testing
 
-@testable import IdemRuntime
+@testable import IdemConsumerKit
 
 /// Lease mode through the batch processor, as the consumers run it: claims, the handler
 /// outside any transaction with the ID and fence, and every claim ended in one round trip.

@@ -1,7 +1,8 @@
 import Foundation
+import IdemConsumerKit
 import IdemCore
 import IdemPostgres
-import IdemRuntime
+import IdemPostgresStore
 import IdemTestSupport
 import Testing
 

@@ -1,8 +1,9 @@
 import Foundation
 import IdemConfig
+import IdemConsumerKit
 import IdemCore
 import IdemPostgres
-import IdemRuntime
+import IdemPostgresStore
 import IdemTestSupport
 import Synchronization
 import Testing

@@ -1,7 +1,8 @@
 import Foundation
+import IdemConsumerKit
 import IdemCore
 import IdemPostgres
-import IdemRuntime
+import IdemPostgresStore
 import Testing
 
 @Suite("The sql handler")
@@ -99,7 +100,7 @@ struct SQLHandlerTests {
         await poolA.close()
         await poolB.close()
         let conflicts = outcomes.filter {
-            if case .failure(.conflict) = $0 { return true }
+            if case .failure(let error) = $0 { return error.code == .conflict }
             return false
         }
         #expect(conflicts.count == 1, "\(outcomes)")

@@ -1,7 +1,8 @@
 import Foundation
+import IdemConsumerKit
 import IdemCore
 import IdemPostgres
-import IdemRuntime
+import IdemPostgresStore
 import Testing
 
 /// Swift handlers write through the open transaction; a failing message's writes are
@@ -55,10 +56,11 @@ struct SavepointTests {
                 handler: ClosureHandler { _, _ in .success })
             Issue.record("the store answered without a database")
         } catch {
-            guard case .unavailable(let detail) = error else {
+            guard error.code == .unavailable else {
                 Issue.record("expected unavailable, got \(error)")
                 return
             }
+            let detail = error.detail
             #expect(detail.contains("127.0.0.1:1"))
             #expect(!detail.contains("secret"))
         }

@@ -1,7 +1,8 @@
 import Foundation
+import IdemConsumerKit
 import IdemCore
 import IdemPostgres
-import IdemRuntime
+import IdemPostgresStore
 import IdemTestSupport
 import Logging
 
@@ -66,7 +67,7 @@ struct StoreFixture {
     static func message(_ body: String, headers: [String: HeaderValue] = [:]) -> Message {
         Message(
             body: Array(body.utf8), headers: headers,
-            source: .amqp(queue: "orders", exchange: "", routingKey: "orders", redelivered: false))
+            source: MessageSource(kind: "amqp", description: "amqp:orders", features: .messageIDProperty))
     }
 
     static func request(_ id: String, _ body: String = "{}", headers: [String: HeaderValue] = [:]) -> ClaimRequest {

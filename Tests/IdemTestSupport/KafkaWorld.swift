@@ -1,5 +1,6 @@
 import Foundation
 import IdemKafka
+import IdemKafkaMock
 import IdemPostgres
 import Logging
 import Testing

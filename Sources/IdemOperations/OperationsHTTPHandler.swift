@@ -1,0 +1,73 @@
+import IdemConsumerKit
+import NIOCore
+import NIOHTTP1
+
+/// Answers the operations listener's requests: `GET /metrics`, `/healthz`, `/readyz`.
+public final class OperationsHTTPHandler: ChannelInboundHandler {
+    public typealias InboundIn = HTTPServerRequestPart
+    public typealias OutboundOut = HTTPServerResponsePart
+
+    private let health: HealthState
+    private let metrics: @Sendable () -> [UInt8]
+    private var request: HTTPRequestHead?
+
+    public init(health: HealthState, metrics: @escaping @Sendable () -> [UInt8]) {
+        self.health = health
+        self.metrics = metrics
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            request = head
+        case .body:
+            break
+        case .end:
+            guard let head = request else { return }
+            request = nil
+            respond(to: head, context: context)
+        }
+    }
+
+    private func respond(to head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        var status = HTTPResponseStatus.ok
+        var contentType = "text/plain; charset=utf-8"
+        var body: [UInt8]
+        if head.method != .GET && head.method != .HEAD {
+            status = .methodNotAllowed
+            body = Array("use GET\n".utf8)
+        } else {
+            switch path {
+            case "/metrics":
+                contentType = "text/plain; version=0.0.4; charset=utf-8"
+                body = metrics()
+            case "/healthz":
+                body = Array("ok\n".utf8)
+            case "/readyz":
+                let readiness = health.readiness()
+                status = readiness.ready ? .ok : .serviceUnavailable
+                body = Array(readiness.report.utf8)
+            default:
+                status = .notFound
+                body = Array("not found; try /metrics, /healthz or /readyz\n".utf8)
+            }
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: contentType)
+        headers.add(name: "Content-Length", value: String(body.count))
+        let keepAlive = head.isKeepAlive
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        let response = HTTPResponseHead(version: head.version, status: status, headers: headers)
+        context.write(wrapOutboundOut(.head(response)), promise: nil)
+        if head.method != .HEAD {
+            context.write(
+                wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+        }
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            let channel = context.channel
+            done.whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+}
