@@ -9,10 +9,11 @@ import Logging
 /// dead letters, from subscribing to closing.
 ///
 /// Records of each partition are processed in order, partitions in parallel; offsets are
-/// committed only below records that are done. The poll loop (``KafkaSession``) owns the
-/// librdkafka consumer: it routes records to a ``KafkaPartitionWorker`` per assigned
-/// partition, carries out the workers' requests (pause, seek back, resume after a
-/// backoff), handles rebalances (a revoked partition's batch in flight finishes and its
+/// committed only below records that are done. The poll loop (``KafkaPollLoop``) owns the
+/// librdkafka consumer and decides through a pure ``KafkaConsumerStateMachine``: it routes
+/// records to a ``KafkaPartitionWorker`` per assigned partition, whose batches a
+/// ``KafkaBatchRunner`` processes, carries out the workers' requests (pause, seek back,
+/// resume after a backoff), handles rebalances (a revoked partition's batch in flight finishes and its
 /// offset is committed before the partition is given up), and commits done offsets every
 /// `commit_interval`. Dead letters go to the dead-letter topic through an idempotent
 /// producer whose delivery report is awaited before the record counts as done. While
@@ -39,17 +40,15 @@ struct KafkaConsumerSession: ConsumerSession {
             "consuming",
             metadata: ["topics": .string(source.topics.joined(separator: ",")), "group": .string(source.group)])
         status.connected()
-        let session = KafkaSession(
-            context: context, source: source, status: status, kafka: kafka, producer: producer,
-            permits: AsyncSemaphore(permits: context.consumer.concurrency))
+        let loop = KafkaPollLoop(context: context, source: source, status: status, kafka: kafka, producer: producer)
         var failure: (any Error)?
         do {
-            try await session.pollLoop()
+            try await loop.run()
         } catch {
             failure = error
         }
-        await session.stopAll()
-        await session.commitFinal()
+        await loop.stopAll()
+        await loop.commitFinal()
         await kafka.close()
         await producer.close()
         if let failure { throw failure }

@@ -6,24 +6,15 @@ import Synchronization
 
 /// Processes the records of one assigned partition, in order, a batch at a time.
 ///
-/// The consumer's poll loop routes records here; the worker claims and handles each batch
-/// in one transaction that keeps order (a transient failure ends the batch there), produces
-/// dead letters and waits for their delivery reports, and then advances the partition's
-/// committable offset: the offset below which every record is done. A transient failure
-/// (or PostgreSQL being unreachable) is handed back to the poll loop as a ``Request``: the
+/// The consumer's poll loop routes records here; the ``KafkaBatchRunner`` takes them a
+/// batch at a time, claims and handles each in one transaction that keeps order (a
+/// transient failure ends the batch there), produces dead letters and waits for their
+/// delivery reports, and then advances the partition's committable offset: the offset
+/// below which every record is done. A transient failure (or PostgreSQL being unreachable)
+/// is handed back to the poll loop as an event (``KafkaConsumerStateMachine/Event``): the
 /// loop pauses the partition, seeks back to the record, and resumes after the backoff, so
 /// the record is retried in place and nothing after it runs first.
 final class KafkaPartitionWorker: Sendable {
-    /// What the worker asks of the poll loop, which alone talks to the consumer.
-    enum Request: Sendable {
-        /// Pause the partition, seek to `offset`, resume after `delay`; records routed from
-        /// then on carry generation `generation`.
-        case retry(KafkaTopicPartition, offset: Int64, delay: Duration, generation: UInt64)
-        /// PostgreSQL did not answer: like ``retry``, and pause every partition until it
-        /// answers again.
-        case storeUnavailable(KafkaTopicPartition, offset: Int64, generation: UInt64)
-    }
-
     /// A record with the seek generation it was routed in.
     struct Routed: Sendable {
         var generation: UInt64
