@@ -224,10 +224,33 @@ let package = Package(
             name: "IdemServiceTests",
             dependencies: [
                 "IdemPostgres", "IdemAMQP", "IdemKafka", "IdemKafkaMock", "IdemConcurrency", "IdemTestSupport",
-                .product(name: "Logging", package: "swift-log"),
+                "IdemLogCapture", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "IdemCLITests", dependencies: ["idem", "IdemTestSupport"]),
+        // One log-capture helper for every test target.
+        .target(
+            name: "IdemLogCapture", dependencies: [.product(name: "Logging", package: "swift-log")],
+            path: "Tests/IdemLogCapture"),
+        // An in-memory broker and dedup store: consumer logic tested without services.
+        .target(
+            name: "IdemConsumerKitTestSupport",
+            dependencies: [
+                "IdemConsumerKit", "IdemConfig", "IdemCore", "IdemConcurrency", "IdemLogCapture",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/IdemConsumerKitTestSupport"
+        ),
+        .testTarget(
+            name: "IdemConsumerKitTests",
+            dependencies: [
+                "IdemConsumerKit", "IdemConsumerKitTestSupport", "IdemConfig", "IdemCore", "IdemLogCapture",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
+        ),
         .target(
             name: "IdemTestSupport",
             dependencies: [
@@ -259,7 +282,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IdemExecTests",
-            dependencies: ["IdemExec", "IdemCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["IdemExec", "IdemCore", "IdemLogCapture", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "IdemPluginTests",

@@ -9,7 +9,9 @@ import ServiceLifecycle
 /// What every broker shares is here, once: a session that fails is followed by a new one
 /// after a backoff (``BrokerAdapter/reconnectBackoff``, reset once a session connects); a
 /// session that ends with ``StoreUnavailable`` pauses the consumer until the store
-/// answers, then a new one starts at once; `/readyz` shows each state.
+/// answers, then a new one starts at once; `/readyz` shows each state. A session the
+/// adapter cannot make (``BrokerAdapter/makeSession(_:)`` throws) ends the supervisor with
+/// that error.
 public struct ConsumerSupervisor: Service, CustomStringConvertible {
     let adapter: any BrokerAdapter
     let context: ConsumerContext
@@ -39,8 +41,17 @@ public struct ConsumerSupervisor: Service, CustomStringConvertible {
             let status = ConsumerStatus(
                 consumer: name, kind: adapter.kind.rawValue, health: context.health, metrics: context.metrics,
                 reconnect: connectedBefore)
+            // A session that cannot be made (settings that cannot work) is not retried:
+            // the error ends the worker, with the consumer's name in it.
+            let session: any ConsumerSession
             do {
-                try await makeSession().run(status)
+                session = try makeSession()
+            } catch {
+                context.logger.error("\(adapter.brokerName) consumer cannot start: \(error)")
+                throw error
+            }
+            do {
+                try await session.run(status)
                 return
             } catch let end as StoreUnavailable {
                 connectedBefore = connectedBefore || status.didConnect

@@ -57,6 +57,11 @@ public final class HealthState: Sendable {
         }
     }
 
+    /// Where `consumer` is, or `nil` for a consumer it does not know.
+    public func state(of consumer: String) -> ConsumerState? {
+        state.withLock { state in state.consumers.first { $0.name == consumer }?.state }
+    }
+
     /// Whether the worker is ready, with one line per check for the response body.
     public func readiness() -> (ready: Bool, report: String) {
         state.withLock { state in

@@ -1,6 +1,7 @@
 import Foundation
 import IdemCore
 import IdemExec
+import IdemLogCapture
 import Logging
 import Testing
 
@@ -224,7 +225,7 @@ struct ExecHandlerTests {
         let fixture = try ExecFixture()
         defer { fixture.cleanUp() }
         let script = try fixture.script("scripted.py", ExecScripts.scripted)
-        let logs = CapturedLogs()
+        let logs = LogCapture()
         try await ExecFixture.withHandler(["python3", script], logger: logs.logger()) { handler in
             let pid = await handler.handle(ExecFixture.message("pid"), context: ExecFixture.context("s-0"))
             let result = await handler.handle(

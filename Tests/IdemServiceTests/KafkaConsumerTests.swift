@@ -1,6 +1,7 @@
 import Foundation
 import IdemKafka
 import IdemKafkaMock
+import IdemLogCapture
 import IdemTestSupport
 import Logging
 import Testing
@@ -303,7 +304,8 @@ struct KafkaConsumerTests {
         let cluster = try await KafkaMockCluster.start(brokerCount: 1, logger: logger)
         // 3 is UNKNOWN_TOPIC_OR_PART, what a broker answers while the topic is created.
         try await cluster.setTopicError(topic, code: 3)
-        let (captured, lines) = KafkaLogCapture.logger()
+        let logs = LogCapture()
+        let captured = logs.logger(label: "idem.tests.kafka-capture", level: .warning)
         var configuration = KafkaTestKit.fastGroup
         configuration["topic.metadata.refresh.interval.ms"] = "1000"
         let consumer = try await KafkaTestKit.consumer(
@@ -311,12 +313,14 @@ struct KafkaConsumerTests {
             logger: captured)
         var results: [KafkaPollResult] = []
         let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline, !lines.all.contains(where: { $0.contains("UNKNOWN_TOPIC") }) {
+        while ContinuousClock.now < deadline, !logs.lines.contains(where: { $0.contains("UNKNOWN_TOPIC") }) {
             results.append(try await consumer.poll(maxRecords: 10, timeout: .milliseconds(500)))
         }
         #expect(
-            lines.all.contains { $0.hasPrefix("warning Kafka consumer error") && $0.contains("UNKNOWN_TOPIC_OR_PART") },
-            "logged: \(lines.all)")
+            logs.lines.contains {
+                $0.hasPrefix("warning Kafka consumer error") && $0.contains("UNKNOWN_TOPIC_OR_PART")
+            },
+            "logged: \(logs.lines)")
         #expect(results.allSatisfy { $0.records.isEmpty && $0.rebalance == nil })
 
         try await cluster.setTopicError(topic, code: 0)

@@ -2,7 +2,6 @@ import Foundation
 import IdemKafka
 import IdemKafkaMock
 import Logging
-import Synchronization
 import Testing
 
 /// Helpers shared by the Kafka consumer tests, which run against an in-process
@@ -132,39 +131,5 @@ struct KafkaTestFailure: Error, CustomStringConvertible {
 
     init(_ description: String) {
         self.description = description
-    }
-}
-
-/// A log handler that keeps every message at `warning` or above, for asserting on logs.
-struct KafkaLogCapture: LogHandler {
-    /// The kept lines, shared by copies of the handler.
-    final class Lines: Sendable {
-        private let lines = Mutex<[String]>([])
-
-        var all: [String] { lines.withLock { $0 } }
-
-        func append(_ line: String) {
-            lines.withLock { $0.append(line) }
-        }
-    }
-
-    let lines: Lines
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .warning
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-        lines.append("\(event.level) \(event.message) \(merged.sorted { $0.key < $1.key })")
-    }
-
-    /// A logger that keeps its lines in the returned `Lines`.
-    static func logger() -> (Logger, Lines) {
-        let lines = Lines()
-        return (Logger(label: "idem.tests.kafka-capture") { _ in KafkaLogCapture(lines: lines) }, lines)
     }
 }
