@@ -591,8 +591,7 @@ public actor AMQPConnection {
             channelClosed(error, state: state)
         case .connectionClosed, .connectionLost, .connectionFailed:
             markFailed(error)
-        case .invalidURL, .invalidArgument, .closed, .unroutable, .publishNacked, .timeout,
-            .consumerCancelled:
+        default:
             break
         }
         return error

@@ -3,40 +3,57 @@
 /// Messages never contain the connection password.
 public struct AMQPError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Where a failure happened.
-    public enum Kind: Sendable, Hashable {
+    ///
+    /// A struct with static members rather than an enum, so that new kinds can be added
+    /// without breaking callers that switch over it (give such a switch a `default`).
+    public struct Kind: Sendable, Hashable, CustomStringConvertible {
+        private enum Backing: String, Sendable, Hashable {
+            case invalidURL, connectionFailed, channelClosed, connectionClosed, connectionLost, invalidArgument, closed,
+                unroutable, publishNacked, timeout, consumerCancelled
+        }
+
+        private let backing: Backing
+
+        private init(_ backing: Backing) {
+            self.backing = backing
+        }
+
         /// The `amqp://` or `amqps://` URL could not be parsed.
-        case invalidURL
+        public static let invalidURL = Kind(.invalidURL)
         /// The TCP connection, the TLS handshake (or reading its CA, certificate or key
         /// file), the login or opening the channel failed.
-        case connectionFailed
+        public static let connectionFailed = Kind(.connectionFailed)
         /// The server closed the channel (for example `404 NOT_FOUND`,
         /// `406 PRECONDITION_FAILED`); the connection stays usable and the channel is
         /// reopened on the next call.
-        case channelClosed
+        public static let channelClosed = Kind(.channelClosed)
         /// The server closed the connection (for example `320 CONNECTION_FORCED`).
-        case connectionClosed
+        public static let connectionClosed = Kind(.connectionClosed)
         /// librabbitmq failed (socket error, timeout, heartbeat missed, bad frame); the
         /// connection is unusable.
-        case connectionLost
+        public static let connectionLost = Kind(.connectionLost)
         /// An argument cannot be sent (for example a header key longer than 128 bytes).
-        case invalidArgument
+        public static let invalidArgument = Kind(.invalidArgument)
         /// The connection was already closed with ``AMQPConnection/close()``.
-        case closed
+        public static let closed = Kind(.closed)
         /// A `mandatory` message was returned by the broker (`basic.return`, typically
         /// `312 NO_ROUTE`): no queue is bound for its exchange and routing key. The reply
         /// code and text say why. The connection stays usable.
-        case unroutable
+        public static let unroutable = Kind(.unroutable)
         /// The broker refused a published message with `basic.nack` (publisher confirms);
         /// it may not have been stored. The connection stays usable.
-        case publishNacked
+        public static let publishNacked = Kind(.publishNacked)
         /// A publisher confirm did not arrive within the RPC timeout. Whether the broker
         /// took the message is unknown; treat it as not published. The connection stays
         /// usable.
-        case timeout
+        public static let timeout = Kind(.timeout)
         /// The broker cancelled a consumer (`basic.cancel`), for example because its queue
         /// was deleted; the message names the consumer tag. Deliveries already received
         /// stay valid; consume again (after declaring the queue) to resume.
-        case consumerCancelled
+        public static let consumerCancelled = Kind(.consumerCancelled)
+
+        /// The kind's name, e.g. `invalidURL`.
+        public var description: String { backing.rawValue }
     }
 
     /// Where the failure happened.
@@ -77,9 +94,7 @@ public struct AMQPError: Error, Sendable, Hashable, CustomStringConvertible {
     public var isConnectionFailure: Bool {
         switch kind {
         case .connectionFailed, .connectionClosed, .connectionLost, .closed: return true
-        case .invalidURL, .channelClosed, .invalidArgument, .unroutable, .publishNacked, .timeout,
-            .consumerCancelled:
-            return false
+        default: return false
         }
     }
 

@@ -3,40 +3,57 @@ import CRdKafka
 /// An error from librdkafka or from a Kafka broker.
 public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What was being done when the failure happened.
-    public enum Kind: Sendable, Hashable {
+    ///
+    /// A struct with static members rather than an enum, so that new kinds can be added
+    /// without breaking callers that switch over it (give such a switch a `default`).
+    public struct Kind: Sendable, Hashable, CustomStringConvertible {
+        private enum Backing: String, Sendable, Hashable {
+            case configuration, clientCreation, produce, delivery, consume, subscribe, commit, rebalance, pause, seek,
+                offsetQuery, flush, mockCluster, admin, invalidArgument, closed
+        }
+
+        private let backing: Backing
+
+        private init(_ backing: Backing) {
+            self.backing = backing
+        }
+
         /// A configuration property was unknown or had an invalid value;
         /// ``KafkaError/property`` names it.
-        case configuration
+        public static let configuration = Kind(.configuration)
         /// The client handle could not be created.
-        case clientCreation
+        public static let clientCreation = Kind(.clientCreation)
         /// A message could not be enqueued for producing.
-        case produce
+        public static let produce = Kind(.produce)
         /// A produced message was not delivered (the delivery report failed).
-        case delivery
+        public static let delivery = Kind(.delivery)
         /// Consuming failed (an error event from the consumer poll).
-        case consume
+        public static let consume = Kind(.consume)
         /// Subscribing failed.
-        case subscribe
+        public static let subscribe = Kind(.subscribe)
         /// Committing offsets failed.
-        case commit
+        public static let commit = Kind(.commit)
         /// Completing a rebalance (assigning or unassigning partitions) failed.
-        case rebalance
+        public static let rebalance = Kind(.rebalance)
         /// Pausing or resuming partitions failed.
-        case pause
+        public static let pause = Kind(.pause)
         /// Seeking a partition failed.
-        case seek
+        public static let seek = Kind(.seek)
         /// Reading committed offsets or the assignment failed.
-        case offsetQuery
+        public static let offsetQuery = Kind(.offsetQuery)
         /// Flushing the producer did not finish in time.
-        case flush
+        public static let flush = Kind(.flush)
         /// A mock cluster operation failed.
-        case mockCluster
+        public static let mockCluster = Kind(.mockCluster)
         /// An Admin API request (reading topic configurations) failed or went unanswered.
-        case admin
+        public static let admin = Kind(.admin)
         /// An argument was out of range.
-        case invalidArgument
+        public static let invalidArgument = Kind(.invalidArgument)
         /// The client was already closed.
-        case closed
+        public static let closed = Kind(.closed)
+
+        /// The kind's name, e.g. `configuration`.
+        public var description: String { backing.rawValue }
     }
 
     /// What was being done.

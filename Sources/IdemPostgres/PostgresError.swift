@@ -7,24 +7,41 @@
 /// SQLSTATE and the connection state) to decide what to do about it.
 public struct PostgresError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Where a failure happened.
-    public enum Kind: Sendable, Hashable {
+    ///
+    /// A struct with static members rather than an enum, so that new kinds can be added
+    /// without breaking callers that switch over it (give such a switch a `default`).
+    public struct Kind: Sendable, Hashable, CustomStringConvertible {
+        private enum Backing: String, Sendable, Hashable {
+            case invalidConnectionString, connectionFailed, connectionLost, server, invalidArgument, unsupportedResult,
+                closed, pipelineAborted
+        }
+
+        private let backing: Backing
+
+        private init(_ backing: Backing) {
+            self.backing = backing
+        }
+
         /// The connection string or URL could not be parsed.
-        case invalidConnectionString
+        public static let invalidConnectionString = Kind(.invalidConnectionString)
         /// The connection could not be established (network, authentication, startup).
-        case connectionFailed
+        public static let connectionFailed = Kind(.connectionFailed)
         /// An established connection broke (the server went away, the socket failed).
-        case connectionLost
+        public static let connectionLost = Kind(.connectionLost)
         /// The server rejected a statement; ``PostgresError/sqlState`` says why.
-        case server
+        public static let server = Kind(.server)
         /// An argument cannot be sent to PostgreSQL (for example it contains a NUL byte).
-        case invalidArgument
+        public static let invalidArgument = Kind(.invalidArgument)
         /// The server answered with something this client does not handle.
-        case unsupportedResult
+        public static let unsupportedResult = Kind(.unsupportedResult)
         /// The connection was already closed with ``PostgresConnection/close()``.
-        case closed
+        public static let closed = Kind(.closed)
         /// The statement was not executed: an earlier statement of the same
         /// ``PostgresConnection/pipeline(_:)`` failed, and the server skipped the rest.
-        case pipelineAborted
+        public static let pipelineAborted = Kind(.pipelineAborted)
+
+        /// The kind's name, e.g. `invalidConnectionString`.
+        public var description: String { backing.rawValue }
     }
 
     /// A classification of the failure that callers act on.
@@ -106,9 +123,8 @@ public struct PostgresError: Error, Sendable, Hashable, CustomStringConvertible 
     public var condition: Condition {
         switch kind {
         case .connectionFailed, .connectionLost: return .connectionFailure
-        case .invalidConnectionString, .invalidArgument, .unsupportedResult, .closed, .pipelineAborted:
-            return .other
         case .server: break
+        default: return .other
         }
         switch sqlState {
         case "23505": return .uniqueViolation
