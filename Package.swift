@@ -1,7 +1,7 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-/// The targets that make up idem, in the layering of DESIGN.md:
+/// The targets that make up idem, in the layering of docs/design.md:
 /// C system libraries → client wrappers → core (pure Swift) → consumer kit → broker
 /// adapters, PostgreSQL store, operations → runtime → command line → executable.
 /// The runtime depends on no broker: the command line fills its broker registry.

@@ -5,7 +5,8 @@
 #
 # The project's one test command:
 #   1. scripts/install-deps.sh          (Debian packages; fast when already installed)
-#   2. swift build --build-tests        (fails fast on compile errors, before any service)
+#   2. scripts/check-references.sh      (no doc, script or comment names a missing file)
+#      swift build --build-tests        (fails fast on compile errors, before any service)
 #   3. scripts/validate-deploy.sh       (the deploy/ files, offline, with the idem just built)
 #   4. scripts/services.sh start        (PostgreSQL, RabbitMQ, Kafka mock on loopback)
 #   5. swift test --skip-build ARGS...  with $IDEM_SERVICES_DIR/services.env exported
@@ -95,6 +96,9 @@ if [[ "${IDEM_SKIP_DEPS:-0}" != 1 ]]; then
     say "== install-deps"
     bash "$SCRIPT_DIR/install-deps.sh"
 fi
+
+say "== scripts/check-references.sh"
+bash "$SCRIPT_DIR/check-references.sh"
 
 say "== swift build --build-tests ${BUILD_FLAGS[*]}"
 run swift build --build-tests "${BUILD_FLAGS[@]}"

@@ -10,7 +10,7 @@ public struct HandlerConfig: Sendable, Hashable {
     /// otherwise ``effectiveConcurrency`` picks one for the kind.
     public var concurrency: Int?
 
-    /// The handler kinds of DESIGN.md.
+    /// The handler kinds of docs/design.md.
     public enum Kind: Sendable, Hashable {
         /// One parameterised statement run inside the dedup transaction.
         case sql(statement: String, parameters: [SQLParameterSource])

@@ -132,7 +132,7 @@ enum WorkerConfigDecoding {
         }
         let handler = map.required("handler", what: "sql:, exec:, plugin: or swift:").flatMap(handlerConfig)
         // Handlers that run outside the dedup transaction (exec, plugin) default to lease
-        // mode: their effects leave PostgreSQL (DESIGN.md).
+        // mode: their effects leave PostgreSQL (docs/design.md).
         let defaultMode: DedupMode
         switch handler?.kind {
         case .exec, .plugin: defaultMode = .lease

@@ -115,7 +115,7 @@ public struct BatchProcessor: Sendable {
         return batch
     }
 
-    /// Transactional mode (DESIGN.md): claims and handler in one transaction per batch.
+    /// Transactional mode (docs/design.md): claims and handler in one transaction per batch.
     private func runTransaction(_ requests: [ClaimRequest], keepOrder: Bool) async -> [ProcessingEvent] {
         do {
             let outcomes = try await timed("transaction") { () async throws(DedupStoreError) in
@@ -129,7 +129,7 @@ public struct BatchProcessor: Sendable {
         }
     }
 
-    /// Lease mode (DESIGN.md): claim the batch's IDs as `processing` under a lease, run the
+    /// Lease mode (docs/design.md): claim the batch's IDs as `processing` under a lease, run the
     /// handler for each claimed message outside any transaction (with its ID and fence),
     /// then end every claim in one round trip. A completion refused because another worker
     /// took the row over counts as a live lease: the message comes back later, and finds
@@ -251,7 +251,7 @@ public struct BatchProcessor: Sendable {
     }
 
     /// Whether the consumer is keyed by Kafka offsets: dedup by the partition's stored next
-    /// offset instead of a row per message (DESIGN.md, offset dedup).
+    /// offset instead of a row per message (docs/design.md, offset dedup).
     public var offsetMode: Bool { consumer.identity.sources.first == .offset }
 
     /// Offset mode: every record goes to the store, poison included, since the partition's

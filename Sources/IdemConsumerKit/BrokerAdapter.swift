@@ -11,7 +11,7 @@ import Logging
 /// The adapter turns its broker's deliveries into ``Message``s, runs them through a
 /// ``BatchProcessor`` (``ConsumerContext/makeBatchProcessor()``), and carries out each
 /// ``Disposition`` with its broker's operations (its column of the outcome table in
-/// DESIGN.md). See docs/adapters.md for adding one.
+/// docs/design.md). See docs/adapters.md for adding one.
 public protocol BrokerAdapter: Sendable {
     /// The configuration key of its settings (`source: {KIND: ...}`), and the kind of the
     /// ``MessageSource``s it makes.

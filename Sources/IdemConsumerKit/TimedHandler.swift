@@ -1,7 +1,7 @@
 import IdemCore
 
 /// A handler with a time limit: a call that runs longer is cancelled and counts as a
-/// transient failure (``HandlerResult/retry(_:)``), as DESIGN.md has it for timeouts.
+/// transient failure (``HandlerResult/retry(_:)``), as docs/design.md has it for timeouts.
 ///
 /// Cancellation is cooperative: the call returns once the handler has stopped, so that a
 /// handler working in the dedup transaction never outlives its message's savepoint. A

@@ -1,4 +1,4 @@
-/// How a consumer makes each message's effect happen once (DESIGN.md, "The dedup protocol").
+/// How a consumer makes each message's effect happen once (docs/design.md, "The dedup protocol").
 public enum DedupMode: String, Sendable, Hashable, CaseIterable {
     /// Claim, handler work and commit in one PostgreSQL transaction: for handlers that
     /// write to the same database. Exactly-once effects.

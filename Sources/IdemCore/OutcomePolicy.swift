@@ -1,4 +1,4 @@
-/// The outcome table of DESIGN.md as a pure function: from what happened to a message to
+/// The outcome table of docs/design.md as a pure function: from what happened to a message to
 /// what to do with it.
 public struct OutcomePolicy: Sendable, Hashable {
     /// Attempts and backoff for transient failures.

@@ -81,12 +81,14 @@ struct KafkaBatchRunner: Sendable {
                         metadata: ["source": .string(messages[index].source.description)])
                     inbox.post(
                         .retry(
-                            worker.partition, offset: record.offset, delay: .seconds(1), generation: worker.awaitSeek()))
+                            worker.partition, offset: record.offset, delay: .seconds(1), generation: worker.awaitSeek())
+                    )
                     return
                 }
             case .pauseAndRetryInPlace(let delay):
                 context.logRetry(messages[index], decision: decision, delay: delay, attemptsOnly: true)
-                inbox.post(.retry(worker.partition, offset: record.offset, delay: delay, generation: worker.awaitSeek()))
+                inbox.post(
+                    .retry(worker.partition, offset: record.offset, delay: delay, generation: worker.awaitSeek()))
                 return
             case .pauseAllAndReconnect:
                 inbox.post(.storeUnavailable(worker.partition, offset: record.offset, generation: worker.awaitSeek()))

@@ -19,7 +19,7 @@ public enum DedupSchema {
     }
 
     private static let migrations: [@Sendable (DedupTableName) -> [String]] = [
-        // 1: the processed_messages table of DESIGN.md.
+        // 1: the processed_messages table of docs/design.md.
         { table in
             [
                 """

@@ -3,7 +3,7 @@ import IdemCore
 import IdemPostgres
 
 /// Offset mode: one row per lane of a log (a Kafka partition) holding its next offset,
-/// written in the handler's transaction (DESIGN.md, "offset dedup for Kafka").
+/// written in the handler's transaction (docs/design.md, "offset dedup for Kafka").
 extension PostgresDedupStore {
     public func processOffsets(
         consumer: String, _ requests: [ClaimRequest], poison: [Int: PoisonReason], maxAttempts: Int,

@@ -3,7 +3,7 @@ import IdemCore
 import IdemPostgres
 import Logging
 
-/// The dedup protocol of DESIGN.md over PostgreSQL.
+/// The dedup protocol of docs/design.md over PostgreSQL.
 ///
 /// Transactional batches cost two round trips when the handler is a ``StatementHandler``
 /// (claim; handler statements, outcomes and COMMIT pipelined), whatever the batch size.

@@ -3,7 +3,7 @@ import Testing
 
 @testable import IdemAMQPConsumer
 
-/// The RabbitMQ column of DESIGN.md's outcome table: what the adapter does with each
+/// The RabbitMQ column of docs/design.md's outcome table: what the adapter does with each
 /// disposition of the outcome policy.
 @Suite("RabbitMQ actions")
 struct AMQPActionTests {

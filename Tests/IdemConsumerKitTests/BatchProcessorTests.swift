@@ -6,7 +6,7 @@ import IdemLogCapture
 import Testing
 
 /// The batch processor's decisions over the in-memory dedup store: the outcome table of
-/// DESIGN.md for every broker, without services.
+/// docs/design.md for every broker, without services.
 @Suite("Batch processor, in memory")
 struct BatchProcessorTests {
     static func processor(

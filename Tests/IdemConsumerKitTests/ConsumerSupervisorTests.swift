@@ -5,7 +5,7 @@ import IdemCore
 import Testing
 
 /// A consumer run end to end by its supervisor over the in-memory broker and store: the
-/// promises of DESIGN.md that hold for every broker (exactly-once effects under
+/// promises of docs/design.md that hold for every broker (exactly-once effects under
 /// redelivery, retries, dead letters, pausing while the store is away, reconnecting),
 /// checked in milliseconds and without services.
 @Suite("Consumer supervisor, in memory")

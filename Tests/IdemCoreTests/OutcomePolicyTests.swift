@@ -2,7 +2,7 @@ import Testing
 
 @testable import IdemCore
 
-/// The outcome table of DESIGN.md, row by row: the disposition of each event (each broker
+/// The outcome table of docs/design.md, row by row: the disposition of each event (each broker
 /// adapter's tests check its column).
 @Suite("Outcome policy")
 struct OutcomePolicyTests {

@@ -3,7 +3,7 @@ import Testing
 
 @testable import IdemKafkaConsumer
 
-/// The Kafka column of DESIGN.md's outcome table: what the adapter does with each
+/// The Kafka column of docs/design.md's outcome table: what the adapter does with each
 /// disposition of the outcome policy.
 @Suite("Kafka actions")
 struct KafkaActionTests {
