@@ -31,12 +31,10 @@ struct Publish: AsyncParsableCommand {
         let chosen = try ConfigOptions.consumer(consumer, in: config)
         let entries = try SampleMessage.corpus(samples, consumer: chosen)
         let messages = entries.flatMap { Array(repeating: $0, count: $0.times) }
-        let target = ReplayTarget(consumer: chosen)
+        let target = try ReplayTarget.of(chosen)
         let publisher = CorpusPublisher(target: target, command: "idem publish")
         let sent = try await publisher.send(messages)
-        switch target {
-        case .amqp(_, let queue, _): print("published \(sent) messages to queue \(queue)")
-        case .kafka(_, let topic, _): print("published \(sent) records to topic \(topic)")
-        }
+        let what = target.kind == .kafka ? "records to topic" : "messages to queue"
+        print("published \(sent) \(what) \(target.destination)")
     }
 }

@@ -60,7 +60,9 @@ struct Replay: AsyncParsableCommand {
     func run() async throws {
         let options = options
         let target = try ReplayTarget.parse(to, queue: queue) { try options.load() }
-        let entries = try SampleMessage.corpus(file, kind: target.kind, queue: target.queue, topic: target.topic)
+        let entries = try SampleMessage.corpus(
+            file, kind: target.kind, queue: target.kind == .kafka ? "" : target.destination,
+            topic: target.kind == .kafka ? target.destination : "")
         guard !entries.isEmpty else { throw CLIFailure.config("\(file): no messages") }
         var sends = entries.flatMap { entry in (1...entry.times).map { (entry: entry, copy: $0) } }
         var order = ""

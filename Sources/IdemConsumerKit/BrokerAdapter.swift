@@ -30,6 +30,26 @@ public protocol BrokerAdapter: Sendable {
     /// - Throws: the broker client's error (naming the endpoint, never a password), or
     ///   ``DeadLetterChannelError``.
     func openDeadLetterChannel(for consumer: ConsumerConfig, logger: Logger) async throws -> any DeadLetterChannel
+
+    /// The URL forms of ``publishTarget(url:queue:)``, for the help and errors of
+    /// `idem publish` and `idem replay` (`kafka://host:port[,host:port…]/TOPIC`).
+    var publishURLSyntax: String { get }
+
+    /// Where messages published to `consumer` go: its queue or its first topic, with its
+    /// connection settings.
+    func publishTarget(for consumer: ConsumerConfig) throws -> PublishTarget
+
+    /// The target `url` names, when it is one of this broker's URLs (`nil` otherwise);
+    /// `queue` is the `--queue` option, for brokers whose URLs do not name one.
+    ///
+    /// - Throws: ``PublishTargetError`` saying what is wrong with a URL of this broker.
+    func publishTarget(url: String, queue: String?) throws -> PublishTarget?
+
+    /// A publisher to `target` (made by this adapter), connected; `client` names the
+    /// connection, `deliveryTimeout` bounds how long a message may wait to be taken.
+    func openPublisher(
+        _ target: PublishTarget, client: String, deliveryTimeout: Duration, logger: Logger
+    ) async throws -> any MessagePublisher
 }
 
 extension BrokerAdapter {

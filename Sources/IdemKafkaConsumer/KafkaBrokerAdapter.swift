@@ -32,4 +32,50 @@ public struct KafkaBrokerAdapter: BrokerAdapter {
         }
         return try await KafkaDeadLetterChannel.open(source: source, logger: logger)
     }
+
+    public var publishURLSyntax: String { "kafka://host:port[,host:port…]/TOPIC" }
+
+    public func publishTarget(for consumer: ConsumerConfig) throws -> PublishTarget {
+        guard case .kafka(let source) = consumer.source else {
+            throw AdapterMismatch(consumer: consumer.name, kind: consumer.source.kind, adapter: kind)
+        }
+        let topic = source.topics[0]
+        return PublishTarget(
+            kind: kind, destination: topic, shown: "topic \(topic) at \(source.brokers)",
+            settings: KafkaRecordPublisher.Settings(
+                brokers: source.brokers, topic: topic, properties: source.producerProperties))
+    }
+
+    public func publishTarget(url: String, queue: String?) throws -> PublishTarget? {
+        guard url.lowercased().hasPrefix("kafka://") else { return nil }
+        let shown = Redaction.url(url)
+        if queue != nil { throw PublishTargetError("--queue goes with an amqp:// target, not with \(shown)") }
+        let rest = url.dropFirst("kafka://".count)
+        guard let slash = rest.firstIndex(of: "/") else {
+            throw PublishTargetError("--to \(shown): expected kafka://host:port[,host:port]/TOPIC")
+        }
+        let brokers = String(rest[..<slash])
+        let topic = String(rest[rest.index(after: slash)...])
+        guard !brokers.isEmpty, !brokers.split(separator: ",").contains(where: { !$0.contains(":") }) else {
+            throw PublishTargetError("--to \(shown): expected host:port brokers separated by commas")
+        }
+        guard !topic.isEmpty, !topic.contains("/"),
+            topic.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) })
+        else {
+            throw PublishTargetError(
+                "--to \(shown): expected one topic name after the brokers (letters, digits, '.', '_', '-')")
+        }
+        return PublishTarget(
+            kind: kind, destination: topic, shown: "topic \(topic) at \(brokers)",
+            settings: KafkaRecordPublisher.Settings(brokers: brokers, topic: topic, properties: [:]))
+    }
+
+    public func openPublisher(
+        _ target: PublishTarget, client: String, deliveryTimeout: Duration, logger: Logger
+    ) async throws -> any MessagePublisher {
+        guard let settings = target.settings as? KafkaRecordPublisher.Settings else {
+            throw PublishTargetError("\(target.shown) is not a Kafka target")
+        }
+        return try await KafkaRecordPublisher.open(settings, deliveryTimeout: deliveryTimeout, logger: logger)
+    }
 }

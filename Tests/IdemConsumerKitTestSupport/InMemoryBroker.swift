@@ -82,6 +82,11 @@ public final class InMemoryBroker: BrokerAdapter {
     /// `headers`; on an ordered broker it gets the lane's next offset. Returns the message.
     @discardableResult
     public func publish(_ body: String, messageID: String? = nil, headers: [String: HeaderValue] = [:]) -> Message {
+        publish(body: Array(body.utf8), properties: MessageProperties(messageId: messageID), headers: headers)
+    }
+
+    @discardableResult
+    private func publish(body: [UInt8], properties: MessageProperties, headers: [String: HeaderValue]) -> Message {
         state.withLock { state in
             let offset = Int64(state.published)
             state.published += 1
@@ -91,9 +96,7 @@ public final class InMemoryBroker: BrokerAdapter {
                     kind: kind, position: LogPosition(stream: "memory", lane: 0, offset: offset),
                     features: [.messageIDProperty])
                 : MessageSource(kind: kind, description: "memory:\(offset)", features: [.messageIDProperty])
-            let message = Message(
-                body: Array(body.utf8), headers: headers, properties: MessageProperties(messageId: messageID),
-                source: source)
+            let message = Message(body: body, headers: headers, properties: properties, source: source)
             state.pending.append(Pending(message: message, due: .now))
             return message
         }
@@ -138,6 +141,30 @@ public final class InMemoryBroker: BrokerAdapter {
         -> any DeadLetterChannel
     {
         InMemoryDeadLetterChannel(broker: self)
+    }
+
+    public var publishURLSyntax: String { "memory://QUEUE" }
+
+    public func publishTarget(for consumer: ConsumerConfig) throws -> PublishTarget {
+        PublishTarget(kind: kind, destination: consumer.name, shown: "in-memory queue \(consumer.name)", settings: ())
+    }
+
+    public func publishTarget(url: String, queue: String?) throws -> PublishTarget? {
+        guard url.hasPrefix("memory://") else { return nil }
+        let name = String(url.dropFirst("memory://".count))
+        guard !name.isEmpty else { throw PublishTargetError("--to \(url): expected memory://QUEUE") }
+        return PublishTarget(kind: kind, destination: name, shown: "in-memory queue \(name)", settings: ())
+    }
+
+    public func openPublisher(
+        _ target: PublishTarget, client: String, deliveryTimeout: Duration, logger: Logger
+    ) async throws -> any MessagePublisher {
+        InMemoryPublisher(broker: self)
+    }
+
+    /// Publishes `message` as it is, but for its source, which the broker gives it.
+    func publish(_ message: Message) {
+        publish(body: message.body, properties: message.properties, headers: message.headers)
     }
 
     // MARK: What sessions do
