@@ -42,7 +42,7 @@ enum ReplayTarget {
                 throw CLIFailure.config("\(error)")
             }
         }
-        let forms = adapters.map(\.publishURLSyntax) + ["consumer:NAME"]
-        throw CLIFailure.config("--to \(Redaction.url(text)): expected \(forms.joined(separator: ", "))")
+        let forms = adapters.map(\.publishURLSyntax).joined(separator: ", ")
+        throw CLIFailure.config("--to \(Redaction.url(text)): expected \(forms) or consumer:NAME")
     }
 }

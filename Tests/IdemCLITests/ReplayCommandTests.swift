@@ -56,7 +56,10 @@ struct ReplayCommandTests {
         (["--to", "amqp://guest:pw@127.0.0.1:5672/%2F"], "an AMQP target needs --queue NAME"),
         (["--to", "kafka://127.0.0.1:9092"], "expected kafka://host:port[,host:port]/TOPIC"),
         (["--to", "kafka://127.0.0.1:9092/a/b"], "expected one topic name"),
-        (["--to", "nats://127.0.0.1:4222/x"], "expected amqp://"),
+        (
+            ["--to", "nats://127.0.0.1:4222/x"],
+            "expected amqp[s]://user:password@host:port/vhost with --queue NAME, kafka://"
+        ),
         (["--to", "consumer:missing", "--config", "/nonexistent/worker.yaml"], "/nonexistent/worker.yaml"),
         (["--to", "kafka://127.0.0.1:9092/t", "--seed", "3"], "--seed goes with --shuffle"),
         (["--to", "kafka://127.0.0.1:9092/t", "--rate=-1"], "--rate must be 0 or more"),
