@@ -18,6 +18,7 @@ enum WorkerConfigDecoding {
             let decoded = list.map(consumer)
             consumers = decoded.compactMap { $0 }
             checkUniqueNames(list: list, consumers: consumers!)
+            checkUniqueStaticMembers(list: list, consumers: consumers!)
         }
         guard let postgres, let consumers, let metrics else { return nil }
         return WorkerConfig(
@@ -30,6 +31,24 @@ enum WorkerConfigDecoding {
         for (index, consumer) in consumers.enumerated() where !seen.insert(consumer.name).inserted {
             list[min(index, list.count - 1)].report(
                 "consumer name '\(consumer.name)' is used twice; names scope message IDs and must be unique")
+        }
+    }
+
+    /// Two consumers of one process in the same Kafka group with the same static member ID
+    /// would fence each other off.
+    private static func checkUniqueStaticMembers(list: [ConfigValue], consumers: [ConsumerConfig]) {
+        var seen: [String: String] = [:]
+        for (index, consumer) in consumers.enumerated() {
+            guard case .kafka(let kafka) = consumer.source, let id = kafka.consumerProperties["group.instance.id"]
+            else { continue }
+            let key = "\(kafka.brokers)|\(kafka.group)|\(id)"
+            if let other = seen[key] {
+                list[min(index, list.count - 1)].report(
+                    "consumers '\(other)' and '\(consumer.name)' are both member '\(id)' of Kafka group '\(kafka.group)'; a static member ID must be unique in its group (e.g. ${POD_NAME}-\(consumer.name))"
+                )
+            } else {
+                seen[key] = consumer.name
+            }
         }
     }
 
@@ -222,6 +241,7 @@ enum WorkerConfigDecoding {
         guard
             let map = value.mapping(keys: [
                 "brokers", "topics", "group", "dead_letter_topic", "commit_interval", "properties",
+                "group_instance_id", "session_timeout", "heartbeat_interval",
             ])
         else { return nil }
         let brokers = map.required("brokers", what: "host:port[,host:port…]")?.stringList()?.joined(separator: ",")
@@ -246,6 +266,33 @@ enum WorkerConfigDecoding {
                 }
             }
             config.properties = properties
+        }
+        if let value = map["group_instance_id"], let id = value.string() {
+            if id.isEmpty || id.count > 249 || id.contains(where: { $0.isWhitespace }) {
+                value.report("expected a member ID of 1 to 249 characters without spaces (e.g. ${POD_NAME})")
+            } else {
+                config.groupInstanceID = id
+            }
+        }
+        if let timeout = map["session_timeout"]?.duration(atLeast: .seconds(1)) { config.sessionTimeout = timeout }
+        if let interval = map["heartbeat_interval"]?.duration(atLeast: .milliseconds(100)) {
+            config.heartbeatInterval = interval
+        }
+        for (key, property) in [
+            ("group_instance_id", "group.instance.id"), ("session_timeout", "session.timeout.ms"),
+            ("heartbeat_interval", "heartbeat.interval.ms"),
+        ] where map[key] != nil && config.properties[property] != nil {
+            map["properties"]?.report("property '\(property)' is also set by \(key): keep one of them", atKey: property)
+        }
+        if config.groupInstanceID != nil, config.properties["group.instance.id"] != nil {
+            config.groupInstanceID = nil
+        }
+        let session = config.properties["session.timeout.ms"].flatMap { Int64($0) }.map { Duration.milliseconds($0) }
+        let heartbeat =
+            config.properties["heartbeat.interval.ms"].flatMap { Int64($0) }.map { Duration.milliseconds($0) }
+        if (heartbeat ?? config.heartbeatInterval) * 3 > (session ?? config.sessionTimeout) {
+            (map["heartbeat_interval"] ?? map["session_timeout"] ?? map.value).report(
+                "the heartbeat interval must be at most a third of the session timeout")
         }
         return config
     }

@@ -29,7 +29,7 @@ struct KafkaConsumerSession: ConsumerSession {
         let kafka: KafkaConsumer
         do {
             kafka = try await KafkaConsumer.make(
-                bootstrapServers: source.brokers, groupId: source.group, configuration: source.properties,
+                bootstrapServers: source.brokers, groupId: source.group, configuration: source.consumerProperties,
                 logger: logger)
             try await kafka.subscribe(topics: source.topics)
         } catch {
@@ -38,7 +38,10 @@ struct KafkaConsumerSession: ConsumerSession {
         }
         logger.info(
             "consuming",
-            metadata: ["topics": .string(source.topics.joined(separator: ",")), "group": .string(source.group)])
+            metadata: [
+                "topics": .string(source.topics.joined(separator: ",")), "group": .string(source.group),
+                "member": .string(source.consumerProperties["group.instance.id"] ?? "dynamic"),
+            ])
         status.connected()
         let loop = KafkaPollLoop(context: context, source: source, status: status, kafka: kafka, producer: producer)
         var failure: (any Error)?
