@@ -1,3 +1,4 @@
+import IdemAMQP
 import IdemConfig
 import IdemConsumerKit
 import IdemCore
@@ -11,6 +12,8 @@ public struct AMQPBrokerAdapter: BrokerAdapter {
     public var kind: SourceKind { .amqp }
 
     public var brokerName: String { "RabbitMQ" }
+
+    public var clientLibrary: ClientLibrary? { ClientLibrary(name: "librabbitmq", version: AMQPLibrary.version) }
 
     public func makeSession(_ context: ConsumerContext) throws -> any ConsumerSession {
         guard case .amqp(let source) = context.consumer.source else {

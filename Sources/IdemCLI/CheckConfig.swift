@@ -63,7 +63,10 @@ struct CheckConfig: AsyncParsableCommand {
         guard problems.isEmpty else {
             throw CLIFailure.config(problems.map { "\(path): \($0)" }.joined(separator: "\n"))
         }
+        let libraries = runtime.clientLibraries()
+        lines.append("  client libraries: \(libraries.map(\.description).joined(separator: ", "))")
         print(lines.joined(separator: "\n"))
+        for advice in libraries.compactMap(\.advice) { printError("note: \(advice)") }
         var warnings = ConfigWarnings.warnings(for: config)
         if !offline {
             let kafka = await KafkaRetentionCheck.run(config, timeout: Self.kafkaTimeout)

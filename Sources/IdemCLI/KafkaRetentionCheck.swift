@@ -69,6 +69,11 @@ enum KafkaRetentionCheck {
             let consumers = consumersByCluster[cluster]!
             switch described[index]! {
             case .failure(let error):
+                if error.message.localizedCaseInsensitiveContains("underflow"), !KafkaLibrary.isAtLeast(2, 16) {
+                    findings.warnings.append(
+                        "the Kafka brokers at \(cluster.brokers) answer in a way librdkafka \(KafkaLibrary.version) cannot read (\(error.message)); consumers \(consumers.map(\.name).joined(separator: ", ")) will not get far: run idem on a current librdkafka (put its librdkafka.so.1 first on LD_LIBRARY_PATH, as the Docker image does)"
+                    )
+                }
                 let topics = Array(Set(consumers.flatMap(\.kafkaTopics))).sorted().joined(separator: ", ")
                 findings.notes.append(
                     "the retention of Kafka topic\(topics.contains(",") ? "s" : "") \(topics) at \(cluster.brokers) could not be read (\(error.message)); check by hand that the dedup retention of \(consumers.map(\.name).joined(separator: ", ")) outlasts it"

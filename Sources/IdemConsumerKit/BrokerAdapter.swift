@@ -20,6 +20,9 @@ public protocol BrokerAdapter: Sendable {
     var brokerName: String { get }
     /// The delays between a failed session and the next one.
     var reconnectBackoff: Backoff { get }
+    /// The client library it runs on, for `idem check-config` and the startup log (`nil`:
+    /// none worth naming).
+    var clientLibrary: ClientLibrary? { get }
 
     /// A new session of `context.consumer`, whose source is of ``kind``; a thrown error
     /// means its settings cannot work (the supervisor stops the worker).
@@ -55,4 +58,7 @@ public protocol BrokerAdapter: Sendable {
 extension BrokerAdapter {
     /// From 200 ms, doubling up to 30 s.
     public var reconnectBackoff: Backoff { Backoff(initial: .milliseconds(200), maximum: .seconds(30)) }
+
+    /// None.
+    public var clientLibrary: ClientLibrary? { nil }
 }

@@ -2,6 +2,7 @@ import IdemConcurrency
 import IdemConfig
 import IdemConsumerKit
 import IdemCore
+import IdemKafka
 import Logging
 
 /// Kafka (and Kafka-protocol brokers) as a broker adapter: `source: {kafka: ...}`.
@@ -12,6 +13,19 @@ public struct KafkaBrokerAdapter: BrokerAdapter {
     public var kind: SourceKind { .kafka }
 
     public var brokerName: String { "Kafka" }
+
+    /// librdkafka; older than 2.16 (the version idem is tested with against a real broker
+    /// as well as the mock), advice to run a current one: 2.0 cannot read the ApiVersions
+    /// answers of some Kafka-protocol brokers, such as Tansu.
+    public var clientLibrary: ClientLibrary? {
+        let version = KafkaLibrary.version
+        guard !KafkaLibrary.isAtLeast(2, 16) else { return ClientLibrary(name: "librdkafka", version: version) }
+        return ClientLibrary(
+            name: "librdkafka", version: version,
+            advice:
+                "librdkafka \(version) is older than 2.16, the version idem is tested with against Tansu as well as the mock cluster; 2.0 cannot read the ApiVersions answer of some Kafka-protocol brokers (Tansu, for one: \"Read underflow\"). idem runs unchanged on a current librdkafka: put its librdkafka.so.1 first on LD_LIBRARY_PATH, as the Docker image does"
+        )
+    }
 
     /// From 500 ms, doubling up to 30 s: a new librdkafka consumer rejoins the group, which
     /// costs the group a rebalance.

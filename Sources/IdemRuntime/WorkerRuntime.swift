@@ -136,14 +136,22 @@ public struct WorkerRuntime: Sendable {
         return ServiceGroup(configuration: configuration)
     }
 
+    /// The client libraries of the brokers the consumers use, in kind order.
+    public func clientLibraries() -> [ClientLibrary] {
+        Set(config.consumers.map(\.source.kind)).sorted().compactMap { brokers[$0]?.clientLibrary }
+    }
+
     /// Runs until a shutdown signal, then stops within the grace period.
     public func run(gracePeriod: Duration? = nil) async throws {
+        let libraries = clientLibraries()
         logger.info(
             "idem starting",
             metadata: [
                 "config": .string(config.file),
                 "consumers": .string(config.consumers.map(\.name).joined(separator: ",")),
+                "clients": .string(libraries.map(\.description).joined(separator: ", ")),
             ])
+        for advice in libraries.compactMap(\.advice) { logger.notice("\(advice)") }
         if let problem = brokerProblems().first { throw problem }
         var prepared: [String: HandlerFactory.Prepared] = [:]
         do {

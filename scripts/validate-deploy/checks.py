@@ -236,8 +236,15 @@ def check_kubernetes(out: Path) -> None:
 
     variables = required_variables(worker_path)
     all_secret_keys = set().union(*secret_keys.values()) if secret_keys else set()
+    # Variables a container sets itself (env: value or valueFrom, e.g. the pod's name).
+    container_env = {
+        variable["name"]
+        for doc in rendered if doc.get("kind") == "Deployment"
+        for container in doc["spec"]["template"]["spec"].get("containers", [])
+        for variable in container.get("env", []) or []
+    }
     for name in variables:
-        if name not in all_secret_keys:
+        if name not in all_secret_keys and name not in container_env:
             problem(worker_path, f"${{{name}}} is not a key of the generated Secret (secrets.env.example)")
 
     host, port = listen_port(worker)
@@ -474,9 +481,15 @@ def check_dockerfile() -> None:
         problem(path, f"swift:{image[1]}.{image[2]} is older than Package.swift's swift-tools-version {tools[1]}.{tools[2]}")
     if image[3] != runtime[1]:
         problem(path, f"the builder is {image[3]}, the runtime {runtime[1]}: the C libraries would differ")
-    for package in ("librabbitmq4", "librdkafka1", "libpq5"):
+    for package in ("librabbitmq4", "libpq5"):
         if not re.search(rf"\b{package}\b", text):
             problem(path, f"the runtime does not install {package}")
+    # librdkafka: a current one from the confluent-kafka wheel, not Debian's 2.0.2.
+    wheel = re.search(r"^ARG CONFLUENT_KAFKA_VERSION=(\d+)\.(\d+)", text, re.M)
+    if not wheel or (int(wheel[1]), int(wheel[2])) < (2, 16):
+        problem(path, "expected ARG CONFLUENT_KAFKA_VERSION=X.Y with X.Y at least 2.16 (the librdkafka idem is tested on)")
+    if not re.search(r"^COPY --from=librdkafka /staging/ /", text, re.M) or "/usr/local/lib/librdkafka.so.1" not in text:
+        problem(path, "the runtime does not get librdkafka.so.1 from the librdkafka stage")
     if not re.search(r"^USER (?!root|0\b)", text, re.M):
         problem(path, "no non-root USER")
     if not re.search(r'^ENTRYPOINT \["idem"\]', text, re.M):
@@ -508,6 +521,15 @@ def print_env(worker_path: Path) -> None:
         for generator in kustomization(K8S).get("secretGenerator", []):
             for entry in generator.get("envs", []):
                 sources.update(read_env_file(env_file_of(K8S, entry)))
+        # Variables the Deployment sets itself: a value, or the pod's own name and the like.
+        for doc in load_all(K8S / "deployment.yaml"):
+            for container in doc.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
+                for variable in container.get("env", []) or []:
+                    if "value" in variable:
+                        sources[variable["name"]] = str(variable["value"])
+                    elif "fieldRef" in (variable.get("valueFrom") or {}):
+                        field = variable["valueFrom"]["fieldRef"].get("fieldPath", "")
+                        sources[variable["name"]] = "idem-5c9d7b6f4-x2x7q" if field == "metadata.name" else "example"
     elif worker_path.parent == DEPLOY / "compose":
         compose = load_one(DEPLOY / "compose.yaml")
         for service in compose.get("services", {}).values():
