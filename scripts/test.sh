@@ -9,7 +9,10 @@
 #      swift build --build-tests        (fails fast on compile errors, before any service)
 #   3. scripts/validate-deploy.sh       (the deploy/ files, offline, with the idem just built)
 #   4. scripts/services.sh start        (PostgreSQL, RabbitMQ, Kafka mock on loopback)
-#   5. swift test --skip-build ARGS...  with $IDEM_SERVICES_DIR/services.env exported
+#   5. swift test --skip-build ARGS...  with $IDEM_SERVICES_DIR/services.env exported;
+#      without ARGS, then the Kafka end-to-end, replay and dead-letter suites again against
+#      Tansu (IDEM_TEST_KAFKA_EXTERNAL=1), on the librdkafka 2.16 that services.sh fetched
+#      (LD_LIBRARY_PATH=$IDEM_TEST_RDKAFKA_LIBDIR), and last the outage tests
 # and on exit stops the services it started itself, keeping the exit code of the tests.
 # Services that already ran before it started are left running.
 #
@@ -18,6 +21,7 @@
 #   IDEM_KEEP_SERVICES=1     leave the services running at the end
 #   IDEM_SKIP_DEPS=1         skip scripts/install-deps.sh
 #   IDEM_SKIP_DEPLOY_VALIDATION=1  skip scripts/validate-deploy.sh
+#   IDEM_SKIP_TANSU=1        skip the pass against Tansu (and do not start it)
 #   IDEM_TEST_PARALLELISM=N  tests run at once (default 6): every end-to-end test starts
 #                            worker processes, and on two cores more at once starve the
 #                            brokers' heartbeats and the tests' timing bounds
@@ -26,7 +30,10 @@ set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
-SERVICES=(postgres rabbitmq kafka)
+SERVICES=(postgres rabbitmq kafka tansu)
+# The Kafka suites that run a second time against Tansu, a real Kafka-protocol broker
+# (the first time they run against librdkafka's mock cluster).
+TANSU_SUITES='IdemKafkaConsumerTests.KafkaConsumerTests|IdemKafkaConsumerTests.KafkaReplaySuiteTests|IdemKafkaConsumerTests.KafkaDeadLetterReplayTests'
 SERVICES_DIR=${IDEM_SERVICES_DIR:-/tmp/idem-services}
 [[ "$SERVICES_DIR" == /* ]] || SERVICES_DIR=$PWD/$SERVICES_DIR
 export IDEM_SERVICES_DIR=$SERVICES_DIR # absolute, for services.sh run from the repo root
@@ -113,6 +120,7 @@ if [[ "${IDEM_SKIP_DEPLOY_VALIDATION:-0}" != 1 ]]; then
 fi
 
 say "== services"
+[[ "${IDEM_SKIP_TANSU:-0}" == 1 ]] && SERVICES=(postgres rabbitmq kafka)
 for s in "${SERVICES[@]}"; do
     if bash "$SCRIPT_DIR/services.sh" status "$s" >/dev/null 2>&1; then
         say "$s was already running: it will be left running"
@@ -134,6 +142,12 @@ else
     # The outage tests stop and restart the shared services, so they run alone, after
     # everything else.
     run swift test --skip-build "${BUILD_FLAGS[@]}" --skip IdemDisruptiveTests || rc=$?
+    if ((rc == 0)) && [[ "${IDEM_SKIP_TANSU:-0}" != 1 ]]; then
+        say "== the Kafka suites against Tansu ($IDEM_TEST_TANSU_BROKERS), librdkafka from $IDEM_TEST_RDKAFKA_LIBDIR"
+        run env IDEM_TEST_KAFKA_EXTERNAL=1 IDEM_TEST_KAFKA_BROKERS="$IDEM_TEST_TANSU_BROKERS" \
+            LD_LIBRARY_PATH="$IDEM_TEST_RDKAFKA_LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+            swift test --skip-build "${BUILD_FLAGS[@]}" --filter "$TANSU_SUITES" || rc=$?
+    fi
     if ((rc == 0)); then
         say "== swift test --skip-build ${BUILD_FLAGS[*]} --filter IdemDisruptiveTests"
         run swift test --skip-build "${BUILD_FLAGS[@]}" --filter IdemDisruptiveTests || rc=$?
