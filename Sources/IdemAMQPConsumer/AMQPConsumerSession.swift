@@ -172,6 +172,7 @@ struct AMQPConsumerSession: ConsumerSession {
         var settled: [(tag: UInt64, needsAck: Bool)] = []
         settled.reserveCapacity(deliveries.count)
         var duplicates = 0
+        var deadLettered: [BatchProcessor.Decision] = []
         for index in deliveries.indices {
             let delivery = deliveries[index]
             let decision = decisions[index]
@@ -198,11 +199,14 @@ struct AMQPConsumerSession: ConsumerSession {
                     exchange: source.deadLetterExchange, routingKey: source.deadLetterRoutingKey,
                     body: delivery.body, properties: properties, mandatory: true)
                 context.logDeadLettered(messages[index], decision: decision, reason: reason)
+                deadLettered.append(decision)
             case .withholdAndPause:
                 throw StoreUnavailable()
             }
             settled.append((delivery.deliveryTag, action != .nackRequeue))
         }
+        // Confirmed dead letters are recorded before their originals are acked.
+        await context.recordDeadLettersConfirmed(deadLettered)
         session.settle(settled)
         logger.debug("batch done", metadata: ["size": "\(deliveries.count)", "duplicates": "\(duplicates)"])
     }

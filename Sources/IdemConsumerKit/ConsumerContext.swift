@@ -67,6 +67,24 @@ public struct ConsumerContext: Sendable {
             ])
     }
 
+    /// Records in the store that the broker confirmed the dead letters of `decisions`, so
+    /// that their redeliveries are acknowledged instead of dead-lettered again. Best effort:
+    /// when the store does not answer, a redelivery is dead-lettered once more (logged).
+    public func recordDeadLettersConfirmed(_ decisions: [BatchProcessor.Decision]) async {
+        let ids = decisions.compactMap { decision -> MessageID? in
+            guard case .deadLetter = decision.disposition else { return nil }
+            return decision.id
+        }
+        guard !ids.isEmpty else { return }
+        do {
+            try await store.confirmDeadLetters(consumer: consumer.name, ids: ids)
+        } catch {
+            logger.warning(
+                "could not record that \(ids.count) dead letter(s) were confirmed; a redelivery of one is dead-lettered again: \(error)"
+            )
+        }
+    }
+
     /// Logs a retry of `message` after `delay`; with `attemptsOnly`, only when its decision
     /// counts as an attempt (an ordered batch's messages put back behind a failure are not
     /// logged one by one).

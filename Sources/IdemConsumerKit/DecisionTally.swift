@@ -29,7 +29,7 @@ public struct DecisionTally: Sendable, Hashable {
             switch disposition {
             case .acknowledge(.processed):
                 processed += 1
-            case .acknowledge(.duplicate):
+            case .acknowledge(.duplicate), .acknowledge(.deadLetteredBefore):
                 duplicates += 1
             case .acknowledge(.payloadConflictAccepted):
                 duplicates += 1

@@ -9,7 +9,12 @@ public enum ClaimResult: Sendable, Hashable {
     case payloadConflict(storedHash: String)
     /// Lease mode: another worker holds a live lease for `remaining` more.
     case held(remaining: Duration)
-    /// The ID was given up on (rejected, attempts exhausted or poison): a redelivery goes
-    /// to the dead letters again, since the first dead-lettering may not have completed.
+    /// The ID was given up on (rejected, attempts exhausted or poison) and its dead letter
+    /// is not known to be confirmed: a redelivery goes to the dead letters again, since the
+    /// first dead-lettering may not have completed.
     case deadLettered(attempts: Int, lastError: String)
+    /// The ID was given up on and its dead letter was confirmed by the broker
+    /// (``DedupStore/confirmDeadLetters(consumer:ids:)``): a redelivery is acknowledged,
+    /// not dead-lettered again.
+    case deadLetterConfirmed
 }

@@ -35,6 +35,13 @@ public protocol DedupStore: Sendable {
     /// refused).
     func finishLeases(consumer: String, _ outcomes: [LeaseOutcome]) async throws(DedupStoreError) -> Set<String>
 
+    /// Records that the dead letters of `ids` (rows given up on, `dead`) were confirmed by
+    /// the broker, so that a redelivery of one is acknowledged
+    /// (``ClaimResult/deadLetterConfirmed``) instead of dead-lettered again. Called after
+    /// the broker's confirm and before the original is acknowledged: only a crash between
+    /// the two leaves a second copy in the dead letters.
+    func confirmDeadLetters(consumer: String, ids: [MessageID]) async throws(DedupStoreError)
+
     /// When each of `ids` was first seen (its row created), in seconds since the Unix epoch,
     /// by ID text; IDs without a row are left out. Dead letters carry it as
     /// `x-idem-first-seen`.

@@ -19,5 +19,7 @@ public enum Disposition: Sendable, Hashable {
         case duplicate
         /// A payload conflict that the policy accepts as a duplicate.
         case payloadConflictAccepted
+        /// A redelivery of a message whose dead letter the broker confirmed before.
+        case deadLetteredBefore
     }
 }

@@ -35,6 +35,8 @@ public struct OutcomePolicy: Sendable, Hashable {
             return .acknowledge(.duplicate)
         case .alreadyDeadLettered(let attempts, let lastError):
             return .deadLetter(.deadLetteredBefore(attempts: attempts, lastError: lastError))
+        case .deadLetterConfirmed:
+            return .acknowledge(.deadLetteredBefore)
         case .payloadConflict(let stored, let received):
             switch onPayloadConflict {
             case .deadLetter: return .deadLetter(.payloadConflict(storedHash: stored, receivedHash: received))

@@ -26,6 +26,8 @@ extension ProcessingEvent {
             self = .heldByLiveLease(remaining: remaining)
         case .deadLettered(let attempts, let lastError):
             self = .alreadyDeadLettered(attempts: attempts, lastError: lastError)
+        case .deadLetterConfirmed:
+            self = .deadLetterConfirmed
         case .claimed:
             self = .heldByLiveLease(remaining: nil)
         }

@@ -9,6 +9,9 @@ public enum ProcessingEvent: Sendable, Hashable {
     /// The ID was dead-lettered before (rejected, poison or out of attempts) and came back:
     /// the first dead-lettering may not have completed, so it is dead-lettered again.
     case alreadyDeadLettered(attempts: Int, lastError: String)
+    /// The ID was dead-lettered before and the broker confirmed that dead letter: this is
+    /// a redelivery of a message already given up on.
+    case deadLetterConfirmed
     /// Lease mode: another worker holds a live lease on the ID; `remaining` is how long
     /// the lease still runs, when the store knows.
     case heldByLiveLease(remaining: Duration?)

@@ -73,6 +73,8 @@ struct KafkaBatchRunner: Sendable {
                         try await context.store.releaseDeadOffset(
                             consumer: consumer.name,
                             at: LogPosition(stream: record.topic, lane: record.partition, offset: record.offset))
+                    } else {
+                        await context.recordDeadLettersConfirmed([decision])
                     }
                     doneBelow = record.offset + 1
                 } catch {

@@ -109,6 +109,15 @@ public enum DedupSchema {
                 """,
             ]
         },
+        // 4: when the broker confirmed a dead row's dead letter: a redelivery of it is then
+        // acknowledged instead of dead-lettered again.
+        { table in
+            [
+                """
+                ALTER TABLE \(table.quoted) ADD COLUMN IF NOT EXISTS dead_letter_confirmed_at timestamptz
+                """
+            ]
+        },
     ]
 
     /// The per-minute counts table of a dedup table (`<table>_stats`, in the same schema),

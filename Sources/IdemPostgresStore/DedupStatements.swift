@@ -31,9 +31,20 @@ public struct DedupStatements: Sendable {
     public var lookup: String {
         """
         SELECT message_id, status, payload_hash, attempts, coalesce(last_error, ''),
-               greatest(extract(epoch FROM locked_until - now()), 0)::double precision
+               greatest(extract(epoch FROM locked_until - now()), 0)::double precision,
+               dead_letter_confirmed_at IS NOT NULL
         FROM \(table.quoted)
         WHERE consumer = $1 AND message_id = ANY($2::text[])
+        """
+    }
+
+    /// Dead letters confirmed by the broker: `$1` consumer, `$2` IDs (rows still `dead`).
+    public var confirmDeadLetters: String {
+        """
+        UPDATE \(table.quoted)
+        SET dead_letter_confirmed_at = now()
+        WHERE consumer = $1 AND message_id = ANY($2::text[]) AND status = 'dead'
+            AND dead_letter_confirmed_at IS NULL
         """
     }
 

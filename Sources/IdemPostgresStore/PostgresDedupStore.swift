@@ -324,6 +324,18 @@ public struct PostgresDedupStore: DedupStore {
         return Set(rows.rows.compactMap { $0.first ?? nil })
     }
 
+    public func confirmDeadLetters(consumer: String, ids: [MessageID]) async throws(DedupStoreError) {
+        guard !ids.isEmpty else { return }
+        do {
+            _ = try await pool.withConnection { connection in
+                try await connection.query(
+                    sql.confirmDeadLetters, [consumer, PostgresConnection.encodeTextArray(ids.map(\.value))])
+            }
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
     public func firstSeen(consumer: String, ids: [MessageID]) async throws(DedupStoreError) -> [String: UInt64] {
         guard !ids.isEmpty else { return [:] }
         let rows: PostgresRows
@@ -470,6 +482,8 @@ public struct PostgresDedupStore: DedupStore {
         var attempts: Int
         var lastError: String
         var remaining: Double
+        /// A `dead` row whose dead letter the broker confirmed.
+        var confirmed: Bool
     }
 
     private static func lookupRows(_ rows: PostgresRows) -> [String: RowState] {
@@ -478,7 +492,7 @@ public struct PostgresDedupStore: DedupStore {
             guard let id = row[0], let status = row[1] else { continue }
             states[id] = RowState(
                 status: status, payloadHash: row[2], attempts: row[3].flatMap { Int($0) } ?? 0,
-                lastError: row[4] ?? "", remaining: row[5].flatMap { Double($0) } ?? 0)
+                lastError: row[4] ?? "", remaining: row[5].flatMap { Double($0) } ?? 0, confirmed: row[6] == "t")
         }
         return states
     }
@@ -495,6 +509,7 @@ public struct PostgresDedupStore: DedupStore {
             }
             return .duplicate
         case "dead":
+            if state.confirmed { return .deadLetterConfirmed }
             return .deadLettered(attempts: state.attempts, lastError: state.lastError)
         default:
             // "processing" under a live lease (or "failed" taken by a concurrent claim).

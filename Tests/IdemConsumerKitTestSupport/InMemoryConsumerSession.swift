@@ -37,7 +37,9 @@ struct InMemoryConsumerSession: ConsumerSession {
                     settlements.append(.giveBack)
                 }
             }
+            // The in-memory broker takes dead letters and acknowledgements at once.
             try broker.settle(batch, settlements)
+            if !storeAway { await context.recordDeadLettersConfirmed(decisions) }
             for (message, decision) in zip(batch, decisions) {
                 if case .deadLetter(let reason) = decision.disposition {
                     context.logDeadLettered(message, decision: decision, reason: reason, destination: "memory-dlq")

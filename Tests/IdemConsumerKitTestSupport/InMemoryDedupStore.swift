@@ -31,6 +31,8 @@ public final class InMemoryDedupStore: DedupStore {
         public var source: String
         /// Seconds since the Unix epoch (a counter here: the order rows were created in).
         public var firstSeen: UInt64
+        /// A `dead` row whose dead letter the broker confirmed.
+        public var deadLetterConfirmed = false
     }
 
     /// One lane's row in offset mode.
@@ -130,6 +132,7 @@ public final class InMemoryDedupStore: DedupStore {
         case .done:
             return row.payloadHash == request.payloadHash ? .duplicate : .payloadConflict(storedHash: row.payloadHash)
         case .dead:
+            if row.deadLetterConfirmed { return .deadLetterConfirmed }
             return .deadLettered(attempts: row.attempts, lastError: row.lastError ?? "")
         case .processing where (row.lockedUntil ?? now) > now:
             return .held(remaining: row.lockedUntil! - now)
@@ -286,6 +289,16 @@ public final class InMemoryDedupStore: DedupStore {
                 finished.insert(outcome.id.value)
             }
             return finished
+        }
+    }
+
+    public func confirmDeadLetters(consumer: String, ids: [MessageID]) async throws(DedupStoreError) {
+        try enter()
+        state.withLock { state in
+            for id in ids {
+                let key = Key(consumer: consumer, id: id.value)
+                if state.rows[key]?.status == .dead { state.rows[key]?.deadLetterConfirmed = true }
+            }
         }
     }
 

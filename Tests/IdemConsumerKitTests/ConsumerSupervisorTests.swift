@@ -78,6 +78,23 @@ struct ConsumerSupervisorTests {
         #expect(effects.effects.count == 10 && !effects.effects.contains("doomed"))
     }
 
+    @Test("a redelivery of a message whose dead letter was confirmed is acknowledged, not dead-lettered again")
+    func deadLetterOnce() async throws {
+        let effects = EffectLog { message, _ in message.properties.messageId == "bad" ? .reject("unknown SKU") : nil }
+        let harness = ConsumerHarness(handler: effects)
+        harness.broker.publish("{}", messageID: "bad")
+        let task = await harness.start()
+        #expect(await Self.eventually { harness.broker.deadLetters.count == 1 })
+        #expect(await Self.eventually { harness.store.row(consumer: "orders", id: "bad")?.deadLetterConfirmed == true })
+        harness.broker.publish("{}", messageID: "bad")
+        harness.broker.publish("{}", messageID: "good")
+        #expect(await Self.eventually { harness.broker.unsettled == 0 })
+        task.cancel()
+        #expect(harness.broker.deadLetters.count == 1, "the dead letters hold the message once")
+        #expect(harness.broker.acknowledged.map { $0.properties.messageId } == ["bad", "good"])
+        #expect(effects.calls == 2, "the redelivery is not handled again")
+    }
+
     @Test("while the store is away the consumer pauses, settles nothing and loses nothing; then it resumes")
     func storeOutage() async throws {
         let effects = EffectLog()

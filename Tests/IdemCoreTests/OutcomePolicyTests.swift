@@ -123,6 +123,9 @@ struct StoreOutcomeEventTests {
     }
 
     @Test func aRedeliveredDeadLetterGoesToTheDeadLettersAgain() {
+        #expect(
+            ProcessingEvent(.notClaimed(.deadLetterConfirmed), receivedHash: "h") == .deadLetterConfirmed)
+        #expect(OutcomePolicy().decide(.deadLetterConfirmed) == .acknowledge(.deadLetteredBefore))
         let disposition = OutcomePolicy().decide(.alreadyDeadLettered(attempts: 5, lastError: "boom"))
         #expect(disposition == .deadLetter(.deadLetteredBefore(attempts: 5, lastError: "boom")))
         #expect(DeadLetterReason.deadLetteredBefore(attempts: 5, lastError: "boom").code == "dead-lettered-before")

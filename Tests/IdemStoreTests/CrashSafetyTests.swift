@@ -92,6 +92,33 @@ struct CrashSafetyTests {
         #expect(again == [.notClaimed(.deadLettered(attempts: 2, lastError: "CocoaLikeError()"))])
         try await fixture.drop()
     }
+
+    @Test("once its dead letter is confirmed, a dead row's redelivery is acknowledged, in both modes")
+    func confirmedDeadLetterIsNotDeadLetteredAgain() async throws {
+        let fixture = try await StoreFixture.make()
+        let rejecting = ClosureHandler { _, _ in .reject("bad order") }
+        _ = try await fixture.store.processTransactionally(
+            consumer: fixture.consumer, [StoreFixture.request("m-5"), StoreFixture.request("m-6")], maxAttempts: 2,
+            handler: rejecting)
+        try await fixture.store.confirmDeadLetters(
+            consumer: fixture.consumer,
+            ids: [MessageID("m-5", source: .messageId), MessageID("m-7", source: .messageId)])
+        let again = try await fixture.store.processTransactionally(
+            consumer: fixture.consumer, [StoreFixture.request("m-5"), StoreFixture.request("m-6")], maxAttempts: 2,
+            handler: rejecting)
+        #expect(
+            again == [
+                .notClaimed(.deadLetterConfirmed), .notClaimed(.deadLettered(attempts: 1, lastError: "bad order")),
+            ])
+        let leases = try await fixture.store.claimLeases(
+            consumer: fixture.consumer, [StoreFixture.request("m-5")], lease: .seconds(5))
+        #expect(leases == [.deadLetterConfirmed])
+        let rows = try await fixture.admin.query(
+            "SELECT message_id FROM \(fixture.table.quoted) WHERE dead_letter_confirmed_at IS NOT NULL ORDER BY 1",
+            prepared: false)
+        #expect(rows.rows.map { $0[0] } == ["m-5"], "only dead rows are marked")
+        try await fixture.drop()
+    }
 }
 
 struct CocoaLikeError: Error {}
