@@ -2,12 +2,15 @@
 # Usage: scripts/benchmarks.sh [--output FILE]
 #
 # The published benchmarks: runs, in one go on this machine, the RabbitMQ benchmark
-# (scripts/bench-amqp.sh) and the Kafka benchmark (scripts/bench-kafka.sh), each of which
+# (scripts/bench-amqp.sh), the Kafka benchmark (scripts/bench-kafka.sh), each of which
 # measures idem and then the naive Python peer of ../shared/peers on the same broker, the
 # same PostgreSQL and data of the same generator (20 % duplicates, a one-row effect per
 # distinct ID), and writes BENCHMARKS.md (or FILE): messages/s, p50/p99 latency at a steady
 # rate, peak memory, idem's speed-up over the peer, whether every effect happened exactly
-# once in both, and the machine it ran on.
+# once in both, and the machine it ran on. Then the Kafka failover benchmark
+# (scripts/bench-failover.sh): seconds from a kill -9 of one of two workers until every
+# partition is consumed again, with and without static membership, on the mock cluster
+# and on Tansu.
 #
 # Run it on a quiet machine: the brokers, PostgreSQL, idem and the peer share its cores.
 # Sizes: AMQP_DISTINCT (160,000), KAFKA_RECORDS (1,000,000), PEER_MESSAGES and
@@ -37,11 +40,16 @@ bash "$SCRIPT_DIR/bench-amqp.sh" "${AMQP_DISTINCT:-160000}" 2>&1 | tee "$LOGS/am
 say "Kafka: idem, then the peer (log: $LOGS/kafka.log)"
 bash "$SCRIPT_DIR/bench-kafka.sh" "${KAFKA_RECORDS:-1000000}" 2>&1 | tee "$LOGS/kafka.log" >&2
 
+say "Kafka failover: kill -9 of one of two workers (log: $LOGS/failover.log)"
+bash "$SCRIPT_DIR/bench-failover.sh" 2>&1 | tee "$LOGS/failover.log" >&2
+
 grep -h '^RESULT ' "$LOGS/amqp.log" "$LOGS/kafka.log" | sed 's/^RESULT //' >"$LOGS/results.jsonl"
-python3 - "$LOGS/results.jsonl" "$OUTPUT" <<'PY'
+grep -h '^FAILOVER ' "$LOGS/failover.log" | sed 's/^FAILOVER //' >"$LOGS/failover.jsonl" || true
+python3 - "$LOGS/results.jsonl" "$OUTPUT" "$LOGS/failover.jsonl" <<'PY'
 import json, os, platform, subprocess, sys, datetime
 
 results = [json.loads(line) for line in open(sys.argv[1])]
+failovers = [json.loads(line) for line in open(sys.argv[3])]
 if len(results) != 2:
     sys.exit(f"expected 2 results, got {len(results)}")
 
@@ -84,6 +92,22 @@ for r in results:
         f"{r['effect_rows']:,} for {r['distinct']:,} IDs | {r['peer_per_second']:,.0f} ({r['peer_messages']:,} messages) | "
         f"{r['peer_effect_rows']:,} for {r['peer_effect_ids']:,} IDs | **{ratio:.0f}x** |")
 
+def failover_cell(broker, membership):
+    found = [f for f in failovers if f["broker"] == broker and f["membership"] == membership]
+    if not found:
+        return "not run"
+    f = found[0]
+    if not f["recovered"]:
+        failures.append(f"Kafka failover on {broker}, {membership} membership: not every partition was consumed again")
+        return f"not recovered after {f['seconds']} s"
+    return f"**{f['seconds']} s**"
+
+failover_rows = "\n".join(
+    f"| {'librdkafka mock cluster' if broker == 'mock' else 'Tansu 0.6'} "
+    f"({next((f['library'] for f in failovers if f['broker'] == broker), '?')}) | "
+    f"{failover_cell(broker, 'dynamic')} | {failover_cell(broker, 'static')} |"
+    for broker in ["mock", "tansu"])
+
 now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 text = f"""# Benchmarks
 
@@ -105,6 +129,15 @@ What was measured:
 - **Latency**: publish-to-effect at a steady rate, measured on the effect row's
   `clock_timestamp()` against the send time in the body.
 - **Exactly once**: the effect rows against the distinct IDs, for idem and the peer.
+
+Kafka failover (`scripts/bench-failover.sh`): seconds from `kill -9` of one of two
+workers in a group (restarted at once, as a supervisor would) until every one of the 8
+partitions is consumed again, measured by a marker record produced to each partition
+right after the kill; `session_timeout` 10 s (the default).
+
+| broker | dynamic membership | static membership (`group_instance_id`) |
+|---|---|---|
+""" + failover_rows + f"""
 
 The machine:
 
