@@ -56,16 +56,11 @@ public struct KafkaSourceConfig: Sendable, Hashable {
     /// settings, unless the pass-through properties set them themselves.
     public var consumerProperties: [String: String] {
         var properties = self.properties
-        properties["session.timeout.ms"] = properties["session.timeout.ms"] ?? Self.milliseconds(sessionTimeout)
+        properties["session.timeout.ms"] = properties["session.timeout.ms"] ?? String(sessionTimeout.wholeMilliseconds)
         properties["heartbeat.interval.ms"] =
-            properties["heartbeat.interval.ms"] ?? Self.milliseconds(heartbeatInterval)
+            properties["heartbeat.interval.ms"] ?? String(heartbeatInterval.wholeMilliseconds)
         if let groupInstanceID { properties["group.instance.id"] = groupInstanceID }
         return properties
-    }
-
-    private static func milliseconds(_ duration: Duration) -> String {
-        let parts = duration.components
-        return String(parts.seconds * 1000 + parts.attoseconds / 1_000_000_000_000_000)
     }
 
     /// The properties a producer for this source takes over from the consumer's

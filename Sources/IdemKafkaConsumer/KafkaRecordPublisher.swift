@@ -25,10 +25,8 @@ struct KafkaRecordPublisher: MessagePublisher {
         -> KafkaRecordPublisher
     {
         var configuration = settings.properties
-        let timeout = deliveryTimeout.components
         configuration["message.timeout.ms"] =
-            configuration["message.timeout.ms"]
-            ?? String(timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000)
+            configuration["message.timeout.ms"] ?? String(deliveryTimeout.wholeMilliseconds)
         // Retries keep their order within a partition.
         configuration["enable.idempotence"] = configuration["enable.idempotence"] ?? "true"
         let producer = try await KafkaProducer.make(
