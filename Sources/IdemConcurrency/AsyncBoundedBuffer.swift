@@ -79,14 +79,16 @@ public final class AsyncBoundedBuffer<Element: Sendable>: AsyncSequence, Sendabl
         waiter?.resume()
     }
 
-    /// Ends the buffer: the consumer takes what is left, then gets `error` (or the end of the
-    /// sequence); the producer's ``waitForSpace()`` returns 0.
-    public func finish(throwing error: (any Error)? = nil) {
+    /// Ends the buffer: the consumer takes what is left (unless `discardingRemaining`, when
+    /// what is left is dropped), then gets `error` (or the end of the sequence); the
+    /// producer's ``waitForSpace()`` returns 0.
+    public func finish(throwing error: (any Error)? = nil, discardingRemaining: Bool = false) {
         let (consumer, producer) = state.withLock { state in
             if !state.finished {
                 state.finished = true
                 state.failure = error
             }
+            if discardingRemaining { state.elements.removeAll() }
             defer {
                 state.consumer = nil
                 state.producer = nil

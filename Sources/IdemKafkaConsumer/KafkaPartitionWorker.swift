@@ -113,9 +113,12 @@ final class KafkaPartitionWorker: Sendable {
         task.withLock { $0 = Task { await body(self) } }
     }
 
-    /// Stops taking records (those buffered are dropped) and waits for the batch in flight.
+    /// Stops taking records and waits for the batch in flight. The records buffered and not
+    /// yet taken are dropped: after a revocation the partition's next owner fetches them
+    /// again from the committed offset, and a rebalance waits only for the batch in flight.
     func stop() async {
-        buffer.finish()
+        buffer.finish(discardingRemaining: true)
+        state.withLock { $0.bufferedBytes = 0 }
         let running = task.withLock { $0 }
         await running?.value
     }

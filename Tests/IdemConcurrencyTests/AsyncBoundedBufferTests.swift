@@ -58,6 +58,16 @@ struct AsyncBoundedBufferTests {
         #expect(await buffer.waitForSpace() == 0)
     }
 
+    @Test func finishingDiscardingTheRestEndsAtOnce() async throws {
+        let buffer = AsyncBoundedBuffer<Int>(capacity: 4)
+        buffer.append(contentsOf: [1, 2, 3])
+        buffer.finish(discardingRemaining: true)
+        #expect(buffer.count == 0)
+        #expect(try await buffer.nextBatch(maxCount: 10, maxWait: .seconds(60)) == [])
+        buffer.append(contentsOf: [4])
+        #expect(try await buffer.nextBatch(maxCount: 10, maxWait: .zero) == [], "a finished buffer takes nothing")
+    }
+
     @Test func finishingWakesAWaitingConsumer() async throws {
         let buffer = AsyncBoundedBuffer<Int>(capacity: 4)
         let consumer = Task { try await buffer.nextBatch(maxCount: 1, maxWait: .zero) }

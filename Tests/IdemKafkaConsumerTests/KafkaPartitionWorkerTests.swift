@@ -80,6 +80,34 @@ struct KafkaPartitionWorkerTests {
         await worker.stop()
         #expect(await taken.count == 5)
     }
+
+    /// A revocation waits for the batch in flight only: the records buffered behind it are
+    /// the next owner's to fetch, so that a rebalance does not wait for a worker to work off
+    /// thousands of prefetched records.
+    @Test func stoppingDropsTheRecordsBehindTheBatchInFlight() async throws {
+        let worker = KafkaPartitionWorker(partition: Self.partition, capacity: 100, byteCapacity: 1 << 20)
+        let taken = Taken()
+        let (gate, open) = AsyncStream<Void>.makeStream()
+        worker.start { worker in
+            while true {
+                let batch = await worker.nextBatch(maxCount: 1, maxWait: .zero)
+                if batch.isEmpty { return }
+                await taken.add(batch.count)
+                for await _ in gate { break }
+            }
+        }
+        worker.route(Self.records(0...4))
+        while await taken.count < 1 { await Task.yield() }
+        let stopping = Task { await worker.stop() }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while worker.buffered > 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
+        #expect(worker.buffered == 0, "stopping drops what is buffered")
+        #expect(worker.bufferedBytes == 0)
+        open.yield()
+        open.finish()
+        await stopping.value
+        #expect(await taken.count == 1, "only the batch in flight was processed")
+    }
 }
 
 private actor Taken {
