@@ -14,7 +14,8 @@
 # partition (`idem replay` with fixed partitions). The figure is the seconds from the kill
 # to the effect of the last of those 8 markers. Prints one `FAILOVER {json}` line per run
 # (scripts/benchmarks.sh puts them in BENCHMARKS.md) and a summary.
-# FAILOVER_BROKERS ("mock tansu") and FAILOVER_MODES ("dynamic static") choose the runs.
+# FAILOVER_BROKERS ("mock tansu") and FAILOVER_MODES ("dynamic static") choose the runs;
+# FAILOVER_KEEP_LOGS=DIR keeps the workers' logs there.
 # Stops the services it started.
 set -euo pipefail
 
@@ -44,6 +45,7 @@ pids=()
 cleanup() {
     local rc=$? pid
     for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    [[ -n "${FAILOVER_KEEP_LOGS:-}" ]] && mkdir -p "$FAILOVER_KEEP_LOGS" && cp "$WORK"/*.log "$FAILOVER_KEEP_LOGS"/
     bench_cleanup
     exit "$rc"
 }
@@ -111,6 +113,7 @@ PY
         [[ "$mode" == static ]] && member="group_instance_id: $tag-$w, "
         cat >"$WORK/$tag-$w.yaml" <<YAML
 postgres: {url: "$PG", table: fo_pm}
+metrics: {listen: "127.0.0.1:0"}
 logging: {level: info}
 consumers:
   - name: $tag
@@ -136,6 +139,13 @@ YAML
     sleep 3
     markers "$tag" "$tag-after"
     local t0 t1
+    local w
+    for w in w1 w2; do
+        kill -0 "${worker_pid[$tag-$w]}" 2>/dev/null && continue
+        echo "$broker, $mode membership: worker $w exited before the kill; its log:" >&2
+        tail -30 "$WORK/$tag-$w.log" >&2
+        exit 1
+    done
     t0=$(date +%s.%N)
     kill -KILL "${worker_pid[$tag-w1]}"
     wait "${worker_pid[$tag-w1]}" 2>/dev/null || true
