@@ -14,11 +14,20 @@ public protocol StatementHandler: MessageHandler {
     /// How long each statement may run before PostgreSQL cancels it (a transient failure of
     /// that message); `nil` leaves the server's `statement_timeout` in force.
     var statementTimeout: Duration? { get }
+
+    /// The statement text every call runs, when it is the same for every message (only the
+    /// parameters differ): the store may then write a whole batch with one statement over
+    /// arrays of the parameters, when that writes the same rows. `nil`: one statement per
+    /// message.
+    var batchableSQL: String? { get }
 }
 
 extension StatementHandler {
     /// No timeout of its own.
     public var statementTimeout: Duration? { nil }
+
+    /// Not batchable: one statement per message.
+    public var batchableSQL: String? { nil }
 }
 
 /// A SQL statement with its parameters, sent apart from the text.

@@ -6,19 +6,23 @@ import Logging
 /// The dedup protocol of docs/design.md over PostgreSQL.
 ///
 /// Transactional batches cost two round trips when the handler is a ``StatementHandler``
-/// (claim; handler statements, outcomes and COMMIT pipelined), whatever the batch size.
-/// Other handlers get a savepoint per message. Claims take their rows in sorted ID order,
+/// (claim; handler statements, outcomes and COMMIT pipelined), whatever the batch size;
+/// a single-row `INSERT` handler statement runs once for the whole batch, over arrays
+/// (``BatchedInsert``). Other handlers get a savepoint per message. Claims take their rows in sorted ID order,
 /// so that concurrent batches cannot deadlock on each other.
 public struct PostgresDedupStore: DedupStore {
     public let pool: PostgresPool
     public let sql: DedupStatements
     public let logger: Logger
+    /// The handler statements that run once per batch.
+    public let batchedInserts: BatchedInsertCache
 
     /// Creates a store on `pool` for the dedup table `table`.
     public init(pool: PostgresPool, table: DedupTableName, logger: Logger) {
         self.pool = pool
         self.sql = DedupStatements(table: table)
         self.logger = logger
+        self.batchedInserts = BatchedInsertCache(logger: logger)
     }
 
     // MARK: Transactional mode
@@ -47,6 +51,10 @@ public struct PostgresDedupStore: DedupStore {
         // keepOrder: the first message that failed transiently with attempts left; those
         // after it are left out of the transaction.
         var cutoff: Int?
+        // Whether the handler statement may run once for the batch; off after the batched
+        // form failed, to find the message that fails (or to learn that the form does).
+        var batching = true
+        var batchFailure: (sql: String, error: String)?
         while true {
             let ordered = cutoff.map { cutoff in sorted.filter { $0 <= cutoff } } ?? sorted
             let attempt: TransactionAttempt
@@ -55,7 +63,7 @@ public struct PostgresDedupStore: DedupStore {
                     try await runTransaction(
                         connection: connection, consumer: consumer, requests: requests, ordered: ordered,
                         maxAttempts: maxAttempts, handler: handler, decided: decided,
-                        stopAtTransientFailure: keepOrder)
+                        stopAtTransientFailure: keepOrder, batching: batching)
                 }
             } catch let error as DedupStoreError {
                 throw error
@@ -64,6 +72,9 @@ public struct PostgresDedupStore: DedupStore {
             }
             switch attempt {
             case .committed(let results):
+                if let batchFailure, decided.isEmpty {
+                    batchedInserts.batchedFormFailed(batchFailure.sql, error: batchFailure.error)
+                }
                 for (index, outcome) in results { outcomes[index] = outcome }
                 if let cutoff {
                     for index in (cutoff + 1)..<requests.count { outcomes[index] = .deferred }
@@ -74,6 +85,9 @@ public struct PostgresDedupStore: DedupStore {
                 if keepOrder, case .retry = result, attempt < maxAttempts {
                     cutoff = min(cutoff ?? index, index)
                 }
+            case .batchFailed(let sql, let error):
+                batching = false
+                batchFailure = (sql, error)
             }
         }
     }
@@ -85,6 +99,9 @@ public struct PostgresDedupStore: DedupStore {
         /// handler failed transiently. The transaction was rolled back and is tried again
         /// with that message decided.
         case messageFailed(index: Int, result: HandlerResult, attempt: Int)
+        /// The handler statement's batched form failed: the transaction was rolled back and
+        /// is tried again with one statement per message.
+        case batchFailed(sql: String, error: String)
     }
 
     private struct Claimed: Sendable {
@@ -94,8 +111,18 @@ public struct PostgresDedupStore: DedupStore {
 
     private func runTransaction(
         connection: PostgresConnection, consumer: String, requests: [ClaimRequest], ordered: [Int],
-        maxAttempts: Int, handler: any MessageHandler, decided: [Int: HandlerResult], stopAtTransientFailure: Bool
+        maxAttempts: Int, handler: any MessageHandler, decided: [Int: HandlerResult], stopAtTransientFailure: Bool,
+        batching: Bool
     ) async throws -> TransactionAttempt {
+        // Before the transaction: whether the handler statement has a batched form (its
+        // lookup is a query of its own).
+        var batchedForm: (sql: String, form: BatchedInsert)?
+        if batching, ordered.count >= 2, let statementHandler = handler as? any StatementHandler,
+            let text = statementHandler.batchableSQL,
+            let form = await batchedInserts.form(for: text, on: connection)
+        {
+            batchedForm = (text, form)
+        }
         // Round trip 1: begin and claim. The state of the IDs not claimed is looked up in
         // the next round trip, which also carries the handler's statements and the COMMIT:
         // in READ COMMITTED that later statement sees rows that concurrent claimers
@@ -160,12 +187,26 @@ public struct PostgresDedupStore: DedupStore {
                 }
             }
             var statements = lookup.map { [$0] } ?? []
+            var handlerCalls = calls.map(\.call)
+            var batched = false
+            if let batchedForm, handlerCalls.count >= 2,
+                handlerCalls.allSatisfy({
+                    $0.sql == batchedForm.sql && $0.parameters.count == batchedForm.form.parameterCount
+                })
+            {
+                let arrays = (0..<batchedForm.form.parameterCount).map { position in
+                    PostgresConnection.encodeTextArray(handlerCalls.map { $0.parameters[position] })
+                }
+                handlerCalls = [SQLCall(sql: batchedForm.form.sql, parameters: arrays)]
+                batched = true
+            }
             let positions = Self.appendHandlerStatements(
-                calls.map(\.call), timeout: statementHandler.statementTimeout, to: &statements)
+                handlerCalls, timeout: statementHandler.statementTimeout, to: &statements)
             if !marks.isEmpty { statements.append(markStatement(consumer: consumer, marks: marks)) }
             statements.append(PostgresStatement("COMMIT"))
             let outcome = try await connection.pipeline(statements)
             if let (call, error) = try await Self.failedCall(in: outcome, calls: positions, connection: connection) {
+                if batched, let batchedForm { return .batchFailed(sql: batchedForm.sql, error: error.message) }
                 let verdict = statementHandler.result(forError: error.sqlState, message: error.message)
                 let index = calls[call].index
                 return .messageFailed(

@@ -25,6 +25,9 @@ public struct SQLHandler: StatementHandler {
         self.statementTimeout = timeout
     }
 
+    /// The statement runs with the same text for every message.
+    public var batchableSQL: String? { sql }
+
     public func statement(for message: Message, context: HandlerContext) -> Result<SQLCall, PoisonReason> {
         var values: [String?] = []
         values.reserveCapacity(parameters.count)

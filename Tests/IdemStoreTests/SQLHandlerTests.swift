@@ -54,6 +54,56 @@ struct SQLHandlerTests {
         try await fixture.drop(target)
     }
 
+    /// A single-row insert runs once per batch once its parameter types are known: the
+    /// same rows, in the batch's order, new IDs only; a message that fails it is found by
+    /// running the batch again one statement per message, and only that one is rejected.
+    @Test func aSingleRowInsertRunsOncePerBatchWithTheSameRows() async throws {
+        let fixture = try await StoreFixture.make(poolSize: 1)
+        let target = fixture.scratch("orders")
+        _ = try await fixture.admin.query(
+            "CREATE TABLE \(target) (n bigserial, id text, amount numeric CHECK (amount > 0), sku text)",
+            prepared: false)
+        let sql = "INSERT INTO \(target)(id, amount, sku) VALUES ($1, $2::numeric, $3)"
+        let handler = SQLHandler(
+            sql: sql, parameters: [.id, .json(try JSONPointer("/amount")), .json(try JSONPointer("/sku"))])
+        func batch(_ ids: [String], amount: (String) -> String = { _ in "2.5" }) -> [ClaimRequest] {
+            ids.map { StoreFixture.request($0, #"{"amount": \#(amount($0)), "sku": "s\"\#($0),{x}"}"#) }
+        }
+        // The first batch prepares the statement (one per message); the types are known after.
+        let first = try await fixture.store.processTransactionally(
+            consumer: fixture.consumer, batch(["w1", "w2"]), maxAttempts: 3, handler: handler)
+        #expect(first == [.handled(.success, attempt: 1), .handled(.success, attempt: 1)])
+        #expect(fixture.store.batchedInserts.runsOncePerBatch(sql) == nil)
+        let ids = ["z", "a", "w1", "m", "b"]
+        let second = try await fixture.store.processTransactionally(
+            consumer: fixture.consumer, batch(ids), maxAttempts: 3, handler: handler)
+        #expect(fixture.store.batchedInserts.runsOncePerBatch(sql) == true)
+        #expect(second[2] == .notClaimed(.duplicate))
+        #expect(second.enumerated().allSatisfy { $0.offset == 2 || $0.element == .handled(.success, attempt: 1) })
+        let rows = try await fixture.admin.query("SELECT id, amount, sku FROM \(target) ORDER BY n").rows
+        #expect(
+            rows == [
+                ["w1", "2.5", "s\"w1,{x}"], ["w2", "2.5", "s\"w2,{x}"], ["z", "2.5", "s\"z,{x}"],
+                ["a", "2.5", "s\"a,{x}"], ["m", "2.5", "s\"m,{x}"], ["b", "2.5", "s\"b,{x}"],
+            ], "the batch's order, not the claim's ID order")
+        // One message breaks the check: the batched statement fails, the batch runs again
+        // per message, and only that message is rejected.
+        let third = try await fixture.store.processTransactionally(
+            consumer: fixture.consumer, batch(["c", "d", "e"]) { $0 == "d" ? "-1" : "3" }, maxAttempts: 3,
+            handler: handler)
+        #expect(third[0] == .handled(.success, attempt: 1))
+        #expect(third[2] == .handled(.success, attempt: 1))
+        guard case .handled(.reject(let reason), attempt: 1) = third[1] else {
+            Issue.record("expected a reject, got \(third[1])")
+            return
+        }
+        #expect(reason.contains("23514"))
+        #expect(try await fixture.row("d")?.status == "dead")
+        #expect(try await fixture.count("SELECT count(*) FROM \(target) WHERE id IN ('c', 'd', 'e')") == 2)
+        #expect(fixture.store.batchedInserts.runsOncePerBatch(sql) == true, "a message's failure keeps the form")
+        try await fixture.drop(target)
+    }
+
     @Test func aMissingJSONFieldIsPoisonNotNull() async throws {
         let fixture = try await StoreFixture.make()
         let target = fixture.scratch("orders")
