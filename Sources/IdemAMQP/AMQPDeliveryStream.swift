@@ -37,13 +37,14 @@ public final class AMQPDeliveryStream: AsyncSequence, Sendable {
         pump.cancel()
     }
 
-    /// Up to `maxCount` deliveries: waits for the first, then at most `maxWait` for more.
-    /// Returns an empty array once the stream is stopped and drained.
+    /// Up to `maxCount` deliveries: waits for the first, then at most `maxWait` for more;
+    /// up to `limit` when more than `maxCount` are at hand by then. Returns an empty array
+    /// once the stream is stopped and drained.
     ///
     /// - Throws: the ``AMQPError`` that ended the stream (after every delivery received
     ///   before it), or `CancellationError` when the calling task is cancelled.
-    public func nextBatch(maxCount: Int, maxWait: Duration) async throws -> [AMQPDelivery] {
-        try await buffer.nextBatch(maxCount: maxCount, maxWait: maxWait)
+    public func nextBatch(maxCount: Int, maxWait: Duration, limit: Int? = nil) async throws -> [AMQPDelivery] {
+        try await buffer.nextBatch(maxCount: maxCount, maxWait: maxWait, limit: limit)
     }
 
     /// Stops reading: deliveries already buffered can still be taken, then the sequence

@@ -90,7 +90,8 @@ struct AMQPConsumerSession: ConsumerSession {
                 do {
                     deliveries = try await cancelWhenGracefulShutdown {
                         try await session.stream.nextBatch(
-                            maxCount: consumer.batch.size, maxWait: consumer.batch.maxWait)
+                            maxCount: consumer.batch.size, maxWait: consumer.batch.maxWait,
+                            limit: consumer.batch.limit)
                     }
                 } catch is CancellationError {
                     break

@@ -102,19 +102,21 @@ public final class AsyncBoundedBuffer<Element: Sendable>: AsyncSequence, Sendabl
     // MARK: Consumer
 
     /// Takes up to `maxCount` elements: waits for the first one, then at most `maxWait` for
-    /// the batch to fill. Returns an empty array once the buffer is finished and empty (or
-    /// throws the error it was finished with).
+    /// the batch to fill; when more than `maxCount` are at hand by then, takes up to `limit`
+    /// of them (an adaptive batch). Returns an empty array once the buffer is finished and
+    /// empty (or throws the error it was finished with).
     ///
     /// - Throws: `CancellationError` when the calling task is cancelled while nothing is at
     ///   hand, or the error given to ``finish(throwing:)``.
-    public func nextBatch(maxCount: Int, maxWait: Duration) async throws -> [Element] {
+    public func nextBatch(maxCount: Int, maxWait: Duration, limit: Int? = nil) async throws -> [Element] {
         let maxCount = Swift.max(1, maxCount)
+        let limit = Swift.max(maxCount, limit ?? maxCount)
         await wait(untilCount: 1, deadline: nil)
         if maxWait > .zero, state.withLock({ !$0.finished && $0.elements.count < maxCount }) {
             await wait(untilCount: maxCount, deadline: .now + maxWait)
         }
         let (batch, failure) = state.withLock { state -> ([Element], (any Error)?) in
-            let count = Swift.min(maxCount, state.elements.count)
+            let count = Swift.min(limit, state.elements.count)
             let batch = Array(state.elements.prefix(count))
             state.elements.removeFirst(count)
             return (batch, batch.isEmpty && state.finished ? state.failure : nil)
@@ -130,6 +132,21 @@ public final class AsyncBoundedBuffer<Element: Sendable>: AsyncSequence, Sendabl
         if let failure { throw failure }
         if Task.isCancelled && !state.withLock({ $0.finished }) { throw CancellationError() }
         return []
+    }
+
+    /// Takes up to `maxCount` of the elements at hand, without waiting (none when it is
+    /// empty).
+    public func takeAvailable(maxCount: Int) -> [Element] {
+        let (batch, producer) = state.withLock { state -> ([Element], CheckedContinuation<Void, Never>?) in
+            let count = Swift.min(Swift.max(0, maxCount), state.elements.count)
+            guard count > 0 else { return ([], nil) }
+            let batch = Array(state.elements.prefix(count))
+            state.elements.removeFirst(count)
+            defer { state.producer = nil }
+            return (batch, state.producer?.continuation)
+        }
+        producer?.resume()
+        return batch
     }
 
     /// Suspends until the buffer holds `minimum` elements, is finished, `deadline` passes or

@@ -528,9 +528,16 @@ enum WorkerConfigDecoding {
     }
 
     static func batchSettings(_ value: ConfigValue) -> BatchSettings? {
-        guard let map = value.mapping(keys: ["size", "max_wait"]) else { return nil }
+        guard let map = value.mapping(keys: ["size", "max_size", "max_wait"]) else { return nil }
         var settings = BatchSettings()
         if let size = map["size"]?.int(in: 1...10000) { settings.size = size }
+        if let maxSize = map["max_size"]?.int(in: 1...10000) {
+            if maxSize < settings.size {
+                map["max_size"]?.report("max_size (\(maxSize)) is smaller than size (\(settings.size))")
+                return nil
+            }
+            settings.maxSize = maxSize
+        }
         if let wait = map["max_wait"]?.duration(atLeast: .zero) { settings.maxWait = wait }
         return settings
     }

@@ -39,10 +39,15 @@ struct KafkaBatchRunner: Sendable {
     /// Processes `worker`'s batches until it stops.
     func work(_ worker: KafkaPartitionWorker) async {
         while true {
-            let records = await worker.nextBatch(maxCount: consumer.batch.size, maxWait: consumer.batch.maxWait)
+            let records = await worker.nextBatch(
+                maxCount: consumer.batch.size, maxWait: consumer.batch.maxWait, limit: consumer.batch.limit)
             if records.isEmpty { return }
             await permits.withPermit {
-                await process(records, worker: worker)
+                // What arrived while the batch waited for its turn joins it (an adaptive
+                // batch: the busier the store, the larger the batches).
+                var batch = records
+                worker.topUp(&batch, limit: consumer.batch.limit)
+                await process(batch, worker: worker)
             }
         }
     }

@@ -126,10 +126,11 @@ final class KafkaPartitionWorker: Sendable {
     // MARK: The worker's side
 
     /// The next batch of current records: up to `maxCount`, waiting at most `maxWait` for
-    /// it to fill. Empty once stopped.
-    func nextBatch(maxCount: Int, maxWait: Duration) async -> [KafkaRecord] {
+    /// it to fill, or up to `limit` when more are at hand. Empty once stopped.
+    func nextBatch(maxCount: Int, maxWait: Duration, limit: Int? = nil) async -> [KafkaRecord] {
         while true {
-            guard let items = try? await buffer.nextBatch(maxCount: maxCount, maxWait: maxWait), !items.isEmpty
+            guard let items = try? await buffer.nextBatch(maxCount: maxCount, maxWait: maxWait, limit: limit),
+                !items.isEmpty
             else { return [] }
             let bytes = items.reduce(0) { $0 + Self.footprint($1.record) }
             let accept = state.withLock { state in
@@ -138,6 +139,26 @@ final class KafkaPartitionWorker: Sendable {
             }
             let current = items.filter { $0.generation >= accept }.map(\.record)
             if !current.isEmpty { return current }
+        }
+    }
+
+    /// Adds to `records` (a batch taken by ``nextBatch(maxCount:maxWait:limit:)``) the
+    /// current records that arrived since, up to `limit` in all, without waiting: a batch
+    /// that waited for its turn takes what came meanwhile.
+    func topUp(_ records: inout [KafkaRecord], limit: Int) {
+        while records.count < limit {
+            let items = buffer.takeAvailable(maxCount: limit - records.count)
+            guard !items.isEmpty else { return }
+            let bytes = items.reduce(0) { $0 + Self.footprint($1.record) }
+            let accept = state.withLock { state in
+                state.bufferedBytes -= bytes
+                return max(state.generation, state.acceptFrom)
+            }
+            // A seek since the batch was taken makes the whole batch stale; the runner
+            // checks the generation of the batch as a whole, so stale records end it here.
+            let current = items.prefix { $0.generation >= accept }
+            records += current.map(\.record)
+            if current.count < items.count { return }
         }
     }
 

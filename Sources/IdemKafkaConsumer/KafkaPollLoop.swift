@@ -135,7 +135,7 @@ final class KafkaPollLoop {
     /// a few batches per partition, and at most ``byteBudget``.
     private func overBudget() -> Bool {
         let records = workers.values.reduce(0) { $0 + $1.buffered }
-        guard records < max(consumer.batch.size * 9 * max(1, workers.count), 10000) else { return true }
+        guard records < max(consumer.batch.limit * 3 * max(1, workers.count), 10000) else { return true }
         return workers.values.reduce(0) { $0 + $1.bufferedBytes } >= Self.byteBudget
     }
 
@@ -147,7 +147,7 @@ final class KafkaPollLoop {
     /// A partition's buffer: enough batches that a partition paused for back-pressure is
     /// resumed (and fetched again) before its worker runs dry.
     private var partitionCapacity: (records: Int, bytes: Int) {
-        (max(consumer.batch.size * 8, 2000), 16 << 20)
+        (max(consumer.batch.limit * 4, consumer.batch.size * 8, 2000), 16 << 20)
     }
 
     private func route(_ records: [KafkaRecord]) {

@@ -14,7 +14,9 @@ struct IdemBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "idem-bench",
         abstract: "Benchmarks of idem's dedup store and load generators for its consumers.",
-        subcommands: [Claims.self, PacedPublish.self, KafkaFill.self, KafkaPaced.self, KafkaDrain.self]
+        subcommands: [
+            Claims.self, PacedPublish.self, AMQPDrain.self, KafkaFill.self, KafkaPaced.self, KafkaDrain.self,
+        ]
     )
 }
 

@@ -58,6 +58,17 @@ struct AsyncBoundedBufferTests {
         #expect(await buffer.waitForSpace() == 0)
     }
 
+    @Test func aBatchTakesUpToTheLimitWhenMoreAreAtHand() async throws {
+        let buffer = AsyncBoundedBuffer<Int>(capacity: 100)
+        buffer.append(contentsOf: 0..<10)
+        #expect(try await buffer.nextBatch(maxCount: 3, maxWait: .seconds(60), limit: 8) == Array(0..<8))
+        #expect(try await buffer.nextBatch(maxCount: 3, maxWait: .zero, limit: 8) == [8, 9])
+        buffer.append(contentsOf: 10..<14)
+        #expect(buffer.takeAvailable(maxCount: 3) == [10, 11, 12])
+        #expect(buffer.takeAvailable(maxCount: 3) == [13])
+        #expect(buffer.takeAvailable(maxCount: 3) == [], "never waits")
+    }
+
     @Test func finishingDiscardingTheRestEndsAtOnce() async throws {
         let buffer = AsyncBoundedBuffer<Int>(capacity: 4)
         buffer.append(contentsOf: [1, 2, 3])

@@ -259,6 +259,18 @@ struct ConfigLoaderTests {
         #expect(issues(yaml).first?.message.contains("expected a duration such as 250ms") == true)
     }
 
+    @Test func batchesGrowUpToMaxSize() throws {
+        let defaults = try load(minimal).consumers[0].batch
+        #expect(defaults == BatchSettings(size: 100, maxSize: 1000, maxWait: .milliseconds(10)))
+        #expect(defaults.limit == 1000)
+        let large = try load(minimal + "\n    batch: {size: 2000}\n").consumers[0].batch
+        #expect(large.limit == 2000, "a size above the default max_size is the limit")
+        let set = try load(minimal + "\n    batch: {size: 50, max_size: 300}\n").consumers[0].batch
+        #expect(set.limit == 300)
+        let found = issues(minimal + "\n    batch: {size: 500, max_size: 200}\n")
+        #expect(found.first?.message.contains("max_size (200) is smaller than size (500)") == true, "\(found)")
+    }
+
     @Test func metricsListener() throws {
         #expect(try load(minimal).metrics == MetricsSettings(enabled: true, host: "127.0.0.1", port: 9464))
         let custom = try load(minimal + "\nmetrics:\n  listen: \"[::]:9100\"\n  enabled: false\n")

@@ -65,6 +65,22 @@ struct KafkaPartitionWorkerTests {
         #expect(worker.committable == 14)
     }
 
+    @Test func aBatchTakesWhatArrivedWhileItWaitedUpToTheLimit() async {
+        let worker = KafkaPartitionWorker(partition: Self.partition, capacity: 100, byteCapacity: 1 << 20)
+        worker.route(Self.records(0...2))
+        var batch = await worker.nextBatch(maxCount: 2, maxWait: .zero, limit: 2)
+        #expect(batch.map(\.offset) == [0, 1])
+        worker.route(Self.records(3...9))
+        worker.topUp(&batch, limit: 6)
+        #expect(batch.map(\.offset) == [0, 1, 2, 3, 4, 5])
+        #expect(worker.buffered == 4)
+        // After a seek request, what was routed before it is not added.
+        _ = worker.awaitSeek()
+        var next = [KafkaRecord]()
+        worker.topUp(&next, limit: 10)
+        #expect(next.isEmpty)
+    }
+
     @Test func stoppingEndsTheWorkersBatches() async {
         let worker = KafkaPartitionWorker(partition: Self.partition, capacity: 100, byteCapacity: 1 << 20)
         let taken = Taken()

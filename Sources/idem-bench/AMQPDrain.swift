@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import IdemAMQP
+import IdemTerminal
+import Logging
+
+/// Drains a RabbitMQ queue as fast as a bare consumer can: manual acknowledgements, one
+/// multiple-ack per batch of deliveries, nothing done with the messages. The ceiling the
+/// broker (and the client library) set for any consumer of that queue on this machine.
+struct AMQPDrain: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "amqp-drain",
+        abstract: "Consume --messages messages of a queue with multiple acks, doing nothing with them; print messages/s.")
+
+    @Option(help: "RabbitMQ URL (default: $IDEM_TEST_AMQP_URL).")
+    var url: String?
+
+    @Option(help: "The queue to drain.")
+    var queue: String
+
+    @Option(help: "Messages to take before stopping.")
+    var messages: Int
+
+    @Option(help: "Unacknowledged deliveries in flight (basic.qos).")
+    var prefetch = 2000
+
+    @Option(help: "Deliveries per multiple ack.")
+    var ackEvery = 500
+
+    func validate() throws {
+        guard messages > 0, ackEvery > 0 else { throw ValidationError("counts must be positive") }
+        guard (1...65535).contains(prefetch) else { throw ValidationError("--prefetch must be from 1 to 65535") }
+    }
+
+    func run() async throws {
+        guard let url = url ?? ProcessInfo.processInfo.environment["IDEM_TEST_AMQP_URL"] else {
+            throw ValidationError("give --url or set IDEM_TEST_AMQP_URL (scripts/services.sh start rabbitmq)")
+        }
+        var logger = Logger(label: "idem-bench")
+        logger.logLevel = .warning
+        let connection = try await AMQPConnection.connect(url: url, connectionName: "idem-bench-drain", logger: logger)
+        try await connection.setPrefetch(count: prefetch)
+        let tag = try await connection.startConsuming(queue: queue)
+        let clock = ContinuousClock()
+        var start: ContinuousClock.Instant?
+        var taken = 0
+        var unacked = 0
+        var lastTag: UInt64 = 0
+        while taken < messages {
+            let deliveries = try await connection.nextDeliveries(
+                maxCount: min(ackEvery - unacked, messages - taken), timeout: .seconds(30))
+            guard let last = deliveries.last else {
+                throw ValidationError("no delivery for 30 s after \(taken) of \(messages) messages")
+            }
+            if start == nil { start = clock.now }
+            taken += deliveries.count
+            unacked += deliveries.count
+            lastTag = last.deliveryTag
+            if unacked >= ackEvery || taken >= messages {
+                try await connection.ack(deliveryTag: lastTag, multiple: true)
+                unacked = 0
+            }
+        }
+        let seconds = (clock.now - (start ?? clock.now)) / .seconds(1)
+        try await connection.cancelConsuming(consumerTag: tag)
+        await connection.close()
+        print(
+            #"{"messages": \#(taken), "seconds": \#(String(format: "%.3f", seconds)), "per_second": \#(Int(Double(taken) / max(seconds, 1e-9)))}"#
+        )
+    }
+}
