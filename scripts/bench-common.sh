@@ -41,19 +41,53 @@ bench_peer_venv() {
     fi
 }
 
-# bench_result PEER_JSON KEY=VALUE...: prints `RESULT {json}` with the pairs (numbers as
-# numbers) and the peer's per_second as peer_per_second.
+# bench_result KEY=VALUE...: prints `RESULT {json}` with the pairs (JSON values, such as
+# numbers and the peers' result objects, as JSON; anything else as a string).
 bench_result() {
     python3 - "$@" <<'PY'
 import json, sys
 result = {}
-for pair in sys.argv[2:]:
+for pair in sys.argv[1:]:
     key, value = pair.split("=", 1)
     try:
         result[key] = json.loads(value)
     except ValueError:
         result[key] = value
-result["peer_per_second"] = json.loads(sys.argv[1])["per_second"]
 print("RESULT " + json.dumps(result))
 PY
+}
+
+# bench_postgres_limit: what PostgreSQL alone does with this table shape, in rows/s: pgbench
+# (4 clients, BENCH_PG_SECONDS, default 10 s) running transactions of 500 new IDs claimed with
+# INSERT ... SELECT ... ON CONFLICT DO NOTHING into a dedup table made by `idem migrate` and
+# 500 one-row effects, the rows generated in the server (no client encoding, no broker).
+bench_postgres_limit() {
+    local psql=(bash "$SCRIPT_DIR/services.sh" psql -qtA)
+    "${psql[@]}" -c "DROP TABLE IF EXISTS limit_pm, limit_pm_offsets, limit_pm_stats, limit_pm_replays, limit_effects" \
+        -c "DELETE FROM idem_schema_versions WHERE table_name = 'limit_pm'" \
+        -c "CREATE TABLE limit_effects (id text NOT NULL, amount numeric)" >/dev/null 2>&1
+    cat >"$WORK/limit.yaml" <<YAML
+postgres: {url: "$PG", table: limit_pm}
+consumers:
+  - name: limit
+    source: {kafka: {brokers: "127.0.0.1:9", topics: [limit], group: limit}}
+    handler: {sql: "SELECT 1"}
+YAML
+    "$(swift build -c release --show-bin-path)/idem" migrate --config "$WORK/limit.yaml" >/dev/null 2>&1
+    cat >"$WORK/limit.sql" <<'SQL'
+\set base random(1, 1000000000)
+BEGIN;
+INSERT INTO limit_pm AS p (consumer, message_id, status, attempts, fence, payload_hash, source)
+    SELECT 'limit', 'm-' || (:base::bigint * 1000 + g), 'done', 1, 1, md5(g::text), 'bench[0]@' || g
+    FROM generate_series(1, 500) g ON CONFLICT (consumer, message_id) DO NOTHING;
+INSERT INTO limit_effects(id, amount)
+    SELECT 'm-' || (:base::bigint * 1000 + g), (g % 1000) + 0.25 FROM generate_series(1, 500) g;
+COMMIT;
+SQL
+    local tps
+    tps=$(pgbench -n -c 4 -j 2 -T "${BENCH_PG_SECONDS:-10}" -f "$WORK/limit.sql" "$PG" 2>/dev/null |
+        sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+    "${psql[@]}" -c "DROP TABLE IF EXISTS limit_pm, limit_pm_offsets, limit_pm_stats, limit_pm_replays, limit_effects" \
+        -c "DELETE FROM idem_schema_versions WHERE table_name = 'limit_pm'" >/dev/null 2>&1
+    python3 -c "print(round(${tps:-0} * 500))"
 }

@@ -5,28 +5,32 @@
 # here and stopped at the end) and the local PostgreSQL:
 # 1. Throughput: RECORDS records (default 1,000,000) over 8 partitions, 20 % of them
 #    duplicates (the same event-id header on another partition), a one-row INSERT per
-#    distinct record, transactional mode, batches of 1,000. `idem-bench kafka-fill`
-#    produces every record first, in lz4-compressed batches (the mock keeps about 5 MB of
-#    batches per partition and drops older ones, as retention would; compressed, a
-#    million records fit), then idem starts. Prints records/s from the assignment to the
+#    distinct record, transactional mode. `idem-bench kafka-fill` produces every record
+#    first, in lz4-compressed batches (the mock keeps about 5 MB of batches per partition
+#    and drops older ones, as retention would; compressed, a million records fit), then
+#    idem reads the whole topic twice, each time in a group of its own on fresh tables:
+#    with the default settings (only the source, the ID and the handler set) and tuned
+#    (batches of BENCH_BATCH, default 1,000). Prints records/s from the assignment to the
 #    last effect, the peak resident memory, and checks each effect happened once.
-#    CONCURRENT=1 produces while idem consumes instead (at FILL_RATE, default 60,000/s
-#    at most): the producer then shares the two cores with idem, and bounds its rate.
-# 2. Latency: a steady 10,000 records/s for 20 s (LAT_RATE, LAT_SECONDS) from
-#    `idem-bench kafka-paced`, batches of LAT_BATCH (1,000) or 5 ms; each effect records
-#    clock_timestamp() beside the send time in the value. Prints p50/p99/max
-#    produce-to-effect latency (COMMIT follows the effect's statement within the same
-#    batch step; offsets are committed every second). The tables of the throughput run
-#    are vacuumed and a checkpoint is taken first. The producer sends one record per
-#    partition and awaits their delivery before its clock starts (a new producer's first
-#    records wait about a second for its connections); those 8 are left out. The consumer sets
+#    CONCURRENT=1 produces while the first run consumes instead (at FILL_RATE, default
+#    60,000/s at most): the producer then shares the two cores with idem.
+# 2. On the same topic: the batched peer (scripts/peers/batched_kafka_peer.py, one
+#    transaction per batch of 500 and a synchronous commit), a bare consumer that does
+#    nothing (`idem-bench kafka-drain`: the broker's limit), and PostgreSQL alone
+#    (pgbench: its limit for this table shape).
+# 3. Latency: a steady LAT_RATE records/s (default half the default settings' throughput)
+#    for LAT_SECONDS (20) from `idem-bench kafka-paced`, with the default settings; each
+#    effect records clock_timestamp() beside the send time in the value. Prints p50/p99/max
+#    produce-to-effect latency. The producer sends one record per partition and awaits
+#    their delivery before its clock starts (a new producer's first records wait about a
+#    second for its connections); those 8 are left out. The consumer sets
 #    fetch.wait.max.ms=10 (LAT_PROPERTIES): the mock holds a fetch that finds no data
 #    for the whole fetch.wait.max.ms, even when records arrive meanwhile (a real broker
 #    answers as soon as they do), so librdkafka's 500 ms default would add up to 500 ms.
-# 3. The naive peer (../shared/peers/kafka_peer.py, confluent-kafka in a virtualenv) on
-#    PEER_RECORDS (default 20,000) records of the same generator on their own topic:
-#    records/s, and idem's speed-up over it.
-# BENCH_BATCH, BENCH_CONCURRENCY and BENCH_LOG_LEVEL tune the throughput run.
+#    LAT_SETTINGS adds consumer settings (YAML lines).
+# 4. The naive peer (../shared/peers/kafka_peer.py, confluent-kafka in a virtualenv) on
+#    PEER_RECORDS (default 20,000) records of the same generator on their own topic.
+# BENCH_BATCH, BENCH_CONCURRENCY and BENCH_LOG_LEVEL tune the tuned run.
 # Stops the services it started.
 set -euo pipefail
 
@@ -37,7 +41,6 @@ case "${1:-}" in
     -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
 esac
 RECORDS=${1:-1000000}
-LAT_RATE=${LAT_RATE:-10000}
 LAT_SECONDS=${LAT_SECONDS:-20}
 WORK=$(mktemp -d)
 # shellcheck source=scripts/bench-common.sh
@@ -68,26 +71,12 @@ BROKERS=$(cat "$WORK/brokers")
 
 psql_q() { bash "$SCRIPT_DIR/services.sh" psql -qtA "$@"; }
 psql_q -c "DROP TABLE IF EXISTS kbench_effects, kbench_lat, kbench_pm, kbench_pm_offsets, kbench_pm_stats" \
-    -c "DROP TABLE IF EXISTS kbench_pm_replays, peer_processed, peer_effects" \
+    -c "DROP TABLE IF EXISTS kbench_pm_replays, peer_processed, peer_effects, batched_processed, batched_effects" \
     -c "CREATE TABLE kbench_effects (id text NOT NULL, amount numeric)" \
     -c "CREATE TABLE kbench_lat (id text NOT NULL, sent_us bigint NOT NULL, done_at timestamptz NOT NULL)" \
     -c "DELETE FROM idem_schema_versions WHERE table_name = 'kbench_pm'" 2>/dev/null || true
 
 DISTINCT=$((RECORDS * 4 / 5))
-cat >"$WORK/bench.yaml" <<YAML
-postgres: {url: "$PG", table: kbench_pm, pool_size: ${BENCH_CONCURRENCY:-4}}
-logging: {level: ${BENCH_LOG_LEVEL:-info}}
-consumers:
-  - name: kbench
-    source: {kafka: {brokers: "$BROKERS", topics: [bench], group: kbench}}
-    id: [{header: event-id}]
-    handler:
-      sql: "INSERT INTO kbench_effects(id, amount) VALUES (\$1, \$2::numeric)"
-      params: [id, "json:/amount"]
-    batch: {size: ${BENCH_BATCH:-1000}, max_wait: 20ms}
-    concurrency: ${BENCH_CONCURRENCY:-4}
-YAML
-"$BIN_DIR/idem" migrate --config "$WORK/bench.yaml" >/dev/null
 fill() {
     "$BIN_DIR/idem-bench" kafka-fill --brokers "$BROKERS" --topic bench --records "$RECORDS" --partitions 8 \
         --rate "${FILL_RATE:-60000}" --compression lz4 >"$WORK/fill.json"
@@ -96,44 +85,91 @@ fill_pid=
 if [[ -z "${CONCURRENT:-}" ]]; then
     FILL_RATE=0 fill
 fi
-"$BIN_DIR/idem" run --config "$WORK/bench.yaml" 2>"$WORK/idem.log" &
-pid=$!
-until grep -q 'partitions assigned' "$WORK/idem.log" 2>/dev/null; do sleep 0.1; done
-start=$(date +%s.%N)
-if [[ -n "${CONCURRENT:-}" ]]; then
-    fill &
-    fill_pid=$!
-fi
-until [[ $(psql_q -c "SELECT count(*) FROM kbench_effects") -gt 0 ]]; do sleep 0.05; done
-first=$(date +%s.%N)
-until [[ $(psql_q -c "SELECT count(*) FROM kbench_effects") -ge $DISTINCT ]]; do
-    kill -0 "$pid" 2>/dev/null || { cat "$WORK/idem.log"; exit 1; }
-    sleep 0.1
-done
-end=$(date +%s.%N)
-[[ -n "$fill_pid" ]] && wait "$fill_pid"
-peak_rss=$(awk '/VmHWM/ {print int($2 / 1024) " MB"}' "/proc/$pid/status")
-kill -TERM "$pid"
-wait "$pid"
-effect_rows=$(psql_q -c "SELECT count(*) FROM kbench_effects")
-effect_ids=$(psql_q -c "SELECT count(DISTINCT id) FROM kbench_effects")
-effects="$effect_rows rows, $effect_ids distinct"
-echo "producer: $(cat "$WORK/fill.json")"
-rate=$(python3 -c "print(round($RECORDS / ($end - $start)))")
-steady=$(python3 -c "print(round($RECORDS / ($end - $first)))")
+
+# throughput NAME SETTINGS: idem with the consumer settings SETTINGS (YAML lines, indented
+# for the consumer) over the whole topic, in a group of its own, on fresh tables; sets
+# rate, steady, peak_rss, effect_rows and effect_ids.
+throughput() {
+    local name=$1 settings=$2 pool=${3:-}
+    psql_q -c "DROP TABLE IF EXISTS kbench_pm, kbench_pm_offsets, kbench_pm_stats, kbench_pm_replays" \
+        -c "DELETE FROM idem_schema_versions WHERE table_name = 'kbench_pm'" -c "TRUNCATE kbench_effects" >/dev/null
+    cat >"$WORK/$name.yaml" <<YAML
+postgres: {url: "$PG", table: kbench_pm$pool}
+logging: {level: ${BENCH_LOG_LEVEL:-info}}
+consumers:
+  - name: kbench
+    source: {kafka: {brokers: "$BROKERS", topics: [bench], group: kbench-$name}}
+    id: [{header: event-id}]
+    handler:
+      sql: "INSERT INTO kbench_effects(id, amount) VALUES (\$1, \$2::numeric)"
+      params: [id, "json:/amount"]
+$settings
+YAML
+    "$BIN_DIR/idem" migrate --config "$WORK/$name.yaml" >/dev/null
+    "$BIN_DIR/idem" run --config "$WORK/$name.yaml" 2>"$WORK/$name.log" &
+    local pid=$!
+    until grep -q 'partitions assigned' "$WORK/$name.log" 2>/dev/null; do
+        kill -0 "$pid" 2>/dev/null || { cat "$WORK/$name.log"; exit 1; }
+        sleep 0.1
+    done
+    local start first end
+    start=$(date +%s.%N)
+    if [[ -n "${CONCURRENT:-}" && -z "$fill_pid" ]]; then
+        fill &
+        fill_pid=$!
+    fi
+    until [[ $(psql_q -c "SELECT count(*) FROM kbench_effects") -gt 0 ]]; do sleep 0.05; done
+    first=$(date +%s.%N)
+    until [[ $(psql_q -c "SELECT count(*) FROM kbench_effects") -ge $DISTINCT ]]; do
+        kill -0 "$pid" 2>/dev/null || { cat "$WORK/$name.log"; exit 1; }
+        sleep 0.1
+    done
+    end=$(date +%s.%N)
+    if [[ -n "$fill_pid" ]]; then wait "$fill_pid"; fi
+    peak_rss=$(awk '/VmHWM/ {print int($2 / 1024) " MB"}' "/proc/$pid/status")
+    kill -TERM "$pid"
+    wait "$pid"
+    effect_rows=$(psql_q -c "SELECT count(*) FROM kbench_effects")
+    effect_ids=$(psql_q -c "SELECT count(DISTINCT id) FROM kbench_effects")
+    rate=$(python3 -c "print(round($RECORDS / ($end - $start)))")
+    steady=$(python3 -c "print(round($RECORDS / ($end - $first)))")
+    local from="the assignment"
+    [[ -n "${CONCURRENT:-}" ]] && from="the first record produced"
+    echo "idem, $name settings: $rate records/s from $from to the last effect ($steady from the first effect); peak RSS $peak_rss; effects: $effect_rows rows, $effect_ids distinct"
+}
+
 echo "machine: $(nproc) cores; $RECORDS records ($DISTINCT distinct) over 8 partitions, header IDs, one-row effect"
-if [[ -z "${CONCURRENT:-}" ]]; then
-    echo "idem: $rate records/s from the assignment to the last effect ($steady from the first effect; the topic was filled first); peak RSS $peak_rss; effects: $effects"
-else
-    echo "idem: $rate records/s from the first record produced to the last effect ($steady from the first effect); peak RSS $peak_rss; effects: $effects"
-fi
+# The defaults of worker.yaml.example: nothing set but the source, the ID and the handler.
+throughput default ""
+default_rate=$rate default_rss=$peak_rss default_rows=$effect_rows default_ids=$effect_ids
+# Tuned: larger batches.
+throughput tuned "    batch: {size: ${BENCH_BATCH:-1000}, max_wait: 20ms}
+    concurrency: ${BENCH_CONCURRENCY:-4}" ", pool_size: ${BENCH_CONCURRENCY:-4}"
+tuned_rate=$rate tuned_rss=$peak_rss tuned_rows=$effect_rows tuned_ids=$effect_ids
+echo "producer: $(cat "$WORK/fill.json")"
+
+# The batched peer, on the same topic (every record, in a group of its own).
+bench_peer_venv
+batched=$("$VENV/bin/python" "$SCRIPT_DIR/peers/batched_kafka_peer.py" --brokers "$BROKERS" --topic bench \
+    --group "kbatched-$$" --pg "$PG" --count "$RECORDS" --id-header event-id)
+batched_rows=$(psql_q -c "SELECT count(*) FROM batched_effects")
+batched_ids=$(psql_q -c "SELECT count(DISTINCT message_id) FROM batched_effects")
+echo "batched peer (the same $RECORDS records): $batched; effects: $batched_rows rows, $batched_ids distinct"
+# The broker's limit: a bare consumer of the same topic that does nothing with the records.
+drain=$("$BIN_DIR/idem-bench" kafka-drain --brokers "$BROKERS" --topic bench --records "$RECORDS" 2>/dev/null)
+echo "bare consumer (the broker's limit): $drain"
+# PostgreSQL's limit for this table shape.
+pg_limit=$(bench_postgres_limit)
+echo "PostgreSQL limit: $pg_limit rows/s (batched ON CONFLICT claims and one-row effects, pgbench)"
 
 # The throughput run's million rows leave work behind (autovacuum, a checkpoint): done
 # now, so that it does not land in the latency run.
 psql_q -c "VACUUM ANALYZE kbench_effects, kbench_pm" -c "CHECKPOINT" >/dev/null
 
+# Latency at half the default settings' throughput (LAT_RATE), with those settings.
+LAT_RATE=${LAT_RATE:-$((default_rate / 2))}
 cat >"$WORK/lat.yaml" <<YAML
-postgres: {url: "$PG", table: kbench_pm, pool_size: 4}
+postgres: {url: "$PG", table: kbench_pm}
 logging: {level: info}
 consumers:
   - name: klat
@@ -142,7 +178,7 @@ consumers:
     handler:
       sql: "INSERT INTO kbench_lat(id, sent_us, done_at) VALUES (\$1, \$2::bigint, clock_timestamp())"
       params: [id, "json:/sent_us"]
-    batch: {size: ${LAT_BATCH:-1000}, max_wait: 5ms}
+${LAT_SETTINGS:-}
 YAML
 "$BIN_DIR/idem" run --config "$WORK/lat.yaml" 2>"$WORK/lat.log" &
 pid=$!
@@ -174,12 +210,20 @@ peer_rows=$(psql_q -c "SELECT count(*) FROM peer_effects")
 peer_ids=$(psql_q -c "SELECT count(DISTINCT message_id) FROM peer_effects")
 echo "peer ($PEER_RECORDS records of the same generator): $peer"
 echo "peer effects: $peer_rows rows, $peer_ids distinct"
-python3 -c "import json,sys; p=json.loads(sys.argv[1]); print(f'idem / peer: {$rate / p[\"per_second\"]:.1f}x')" "$peer"
+python3 - "$default_rate" "$tuned_rate" "$batched" "$peer" <<'PY'
+import json, sys
+default, tuned, batched, naive = int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3]), json.loads(sys.argv[4])
+print(f"idem / batched peer: {default / batched['per_second']:.1f}x (default settings), {tuned / batched['per_second']:.1f}x (tuned)")
+print(f"idem / naive peer: {default / naive['per_second']:.1f}x (default settings), {tuned / naive['per_second']:.1f}x (tuned)")
+PY
 # One line for scripts/benchmarks.sh.
-bench_result "$peer" broker=kafka messages="$RECORDS" distinct="$DISTINCT" per_second="$rate" \
-    peak_rss="$peak_rss" effect_rows="$effect_rows" effect_ids="$effect_ids" latency_rate="$LAT_RATE" \
-    p50_ms="$p50" p99_ms="$p99" max_ms="$pmax" peer_messages="$PEER_RECORDS" peer_effect_rows="$peer_rows" \
-    peer_effect_ids="$peer_ids"
+bench_result broker=kafka messages="$RECORDS" distinct="$DISTINCT" per_second="$default_rate" \
+    peak_rss="$default_rss" effect_rows="$default_rows" effect_ids="$default_ids" tuned_per_second="$tuned_rate" \
+    tuned_peak_rss="$tuned_rss" tuned_effect_rows="$tuned_rows" tuned_effect_ids="$tuned_ids" \
+    latency_rate="$LAT_RATE" p50_ms="$p50" p99_ms="$p99" max_ms="$pmax" \
+    batched="$batched" batched_effect_rows="$batched_rows" batched_effect_ids="$batched_ids" \
+    naive="$peer" peer_messages="$PEER_RECORDS" peer_effect_rows="$peer_rows" peer_effect_ids="$peer_ids" \
+    broker_limit="$drain" postgres_limit="$pg_limit"
 if [[ -n "${KEEP_TABLES:-}" ]]; then exit 0; fi
 psql_q -c "DROP TABLE IF EXISTS kbench_effects, kbench_lat, kbench_pm, kbench_pm_offsets, kbench_pm_stats" \
-    -c "DROP TABLE IF EXISTS kbench_pm_replays, peer_processed, peer_effects" >/dev/null
+    -c "DROP TABLE IF EXISTS kbench_pm_replays, peer_processed, peer_effects, batched_processed, batched_effects" >/dev/null
