@@ -54,7 +54,7 @@ struct KafkaConsumerTests {
             sql: "INSERT INTO \(world.effects)(id, body, source) VALUES ($1, fail_\(world.name)($2), $3)",
             params: "[id, \"header:k\", source]",
             retry: "{max_attempts: 3, initial_backoff: 300ms, multiplier: 2, jitter: 0}",
-            batch: "{size: 10, max_wait: 5ms}")
+            batch: "{size: 10, max_size: 10, max_wait: 5ms}")
         try await world.migrate(config)
         var records: [(key: String?, value: String, headers: [String: String])] = []
         for n in 0..<60 {
@@ -113,7 +113,7 @@ struct KafkaConsumerTests {
         let world = try await KafkaWorld.make()
         let config = try world.config(
             sql: "INSERT INTO \(world.effects)(id, body, source) SELECT $1, $2, $3 FROM pg_sleep(0.002)",
-            batch: "{size: 20, max_wait: 5ms}")
+            batch: "{size: 20, max_size: 20, max_wait: 5ms}")
         try await world.migrate(config)
         try await world.produce((0..<600).map { (nil, "body \($0)", ["event-id": "k-\($0)"]) })
         let first = try WorkerProcess(config: config)
@@ -142,7 +142,7 @@ struct KafkaConsumerTests {
         // Slow effects, so that the first worker is busy through both rebalances.
         let config = try world.config(
             sql: "INSERT INTO \(world.effects)(id, body, source) SELECT $1, $2, $3 FROM pg_sleep(0.02)",
-            batch: "{size: 5, max_wait: 5ms}", concurrency: 2)
+            batch: "{size: 5, max_size: 5, max_wait: 5ms}", concurrency: 2)
         try await world.migrate(config)
         try await world.produce((0..<total).map { (nil, "r\($0)", ["event-id": "r-\($0)"]) })
         let a = try WorkerProcess(config: config)
@@ -184,7 +184,7 @@ struct KafkaConsumerTests {
         let config = try world.config(
             id: "[offset]",
             sql: "INSERT INTO \(world.effects)(id, body, source) SELECT $1, $2, $3 FROM pg_sleep(0.002)",
-            batch: "{size: 20, max_wait: 5ms}", commitInterval: "60s")
+            batch: "{size: 20, max_size: 20, max_wait: 5ms}", commitInterval: "60s")
         try await world.migrate(config)
         try await world.produce((0..<600).map { (nil, "o\($0)", [:]) })
         let first = try WorkerProcess(config: config)
@@ -215,7 +215,7 @@ struct KafkaConsumerTests {
         // 20 ms per record, 5 per batch: 200 records take a few seconds to work off.
         let config = try world.config(
             sql: "INSERT INTO \(world.effects)(id, body, source) SELECT $1, $2, $3 FROM pg_sleep(0.02)",
-            batch: "{size: 5, max_wait: 5ms}")
+            batch: "{size: 5, max_size: 5, max_wait: 5ms}")
         try await world.migrate(config)
         let worker = try WorkerProcess(config: config)
         try await worker.waitUntilConsuming()
