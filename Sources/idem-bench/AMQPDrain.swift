@@ -10,7 +10,9 @@ import Logging
 struct AMQPDrain: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "amqp-drain",
-        abstract: "Consume --messages messages of a queue with multiple acks, doing nothing with them; print messages/s.")
+        abstract:
+            "Consume --messages messages of a queue with multiple acks, doing nothing with them; print messages/s."
+    )
 
     @Option(help: "RabbitMQ URL (default: $IDEM_TEST_AMQP_URL).")
     var url: String?
