@@ -37,11 +37,17 @@ struct KafkaBatchRunner: Sendable {
     var offsetMode: Bool { processor.offsetMode }
 
     /// Processes `worker`'s batches until it stops.
+    ///
+    /// Batches adapt to the partition's load: a batch waits (at most `batch.max_wait`) to
+    /// fill `batch.size`; once one filled, the partition is behind, and the next waits to
+    /// fill `batch.max_size` instead, until one does not fill.
     func work(_ worker: KafkaPartitionWorker) async {
+        let batch = consumer.batch
+        var target = batch.size
         while true {
-            let records = await worker.nextBatch(
-                maxCount: consumer.batch.size, maxWait: consumer.batch.maxWait, limit: consumer.batch.limit)
+            let records = await worker.nextBatch(maxCount: target, maxWait: batch.maxWait, limit: batch.limit)
             if records.isEmpty { return }
+            target = records.count >= target ? batch.limit : batch.size
             await permits.withPermit {
                 // What arrived while the batch waited for its turn joins it (an adaptive
                 // batch: the busier the store, the larger the batches).

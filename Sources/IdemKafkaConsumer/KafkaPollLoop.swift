@@ -147,7 +147,7 @@ final class KafkaPollLoop {
     /// A partition's buffer: enough batches that a partition paused for back-pressure is
     /// resumed (and fetched again) before its worker runs dry.
     private var partitionCapacity: (records: Int, bytes: Int) {
-        (max(consumer.batch.limit * 4, consumer.batch.size * 8, 2000), 16 << 20)
+        (max(consumer.batch.limit * 8, 2000), 16 << 20)
     }
 
     private func route(_ records: [KafkaRecord]) {
