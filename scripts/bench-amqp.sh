@@ -164,13 +164,7 @@ echo "naive peer ($PEER_TOTAL messages of the same data): $peer"
 peer_rows=$(psql_q -c "SELECT count(*) FROM peer_effects")
 peer_ids=$(psql_q -c "SELECT count(DISTINCT message_id) FROM peer_effects")
 echo "naive peer effects: $peer_rows rows, $peer_ids distinct"
-python3 - "$default_rate" "$tuned_rate" "$batched" "$peer" "$drain" <<'PY'
-import json, sys
-default, tuned, batched, naive, drain = int(sys.argv[1]), int(sys.argv[2]), *(json.loads(a) for a in sys.argv[3:])
-print(f"idem / batched peer: {default / batched['per_second']:.1f}x (default settings), {tuned / batched['per_second']:.1f}x (tuned)")
-print(f"idem / naive peer: {default / naive['per_second']:.1f}x (default settings), {tuned / naive['per_second']:.1f}x (tuned)")
-print(f"idem / bare consumer: {default / drain['per_second']:.2f} (default settings), {tuned / drain['per_second']:.2f} (tuned)")
-PY
+bench_ratios "$default_rate" "$tuned_rate" "batched peer=$batched" "naive peer=$peer" "bare consumer=$drain"
 # One line for scripts/benchmarks.sh.
 bench_result broker=rabbitmq messages="$TOTAL" distinct="$DISTINCT" per_second="$default_rate" \
     peak_rss="$default_rss" effect_rows="$default_rows" effect_ids="$default_ids" tuned_per_second="$tuned_rate" \

@@ -57,6 +57,19 @@ print("RESULT " + json.dumps(result))
 PY
 }
 
+# bench_ratios DEFAULT_RATE TUNED_RATE NAME=JSON...: prints idem's rate, with the default
+# settings and tuned, over each other consumer's `per_second` (in its result JSON).
+bench_ratios() {
+    python3 - "$@" <<'PY'
+import json, sys
+default, tuned = int(sys.argv[1]), int(sys.argv[2])
+for pair in sys.argv[3:]:
+    name, result = pair.split("=", 1)
+    other = json.loads(result)["per_second"]
+    print(f"idem / {name}: {default / other:.2f}x (default settings), {tuned / other:.2f}x (tuned)")
+PY
+}
+
 # bench_postgres_limit: what PostgreSQL alone does with this table shape, in rows/s: pgbench
 # (4 clients, BENCH_PG_SECONDS, default 10 s) running transactions of 500 new IDs claimed with
 # INSERT ... SELECT ... ON CONFLICT DO NOTHING into a dedup table made by `idem migrate` and

@@ -210,12 +210,7 @@ peer_rows=$(psql_q -c "SELECT count(*) FROM peer_effects")
 peer_ids=$(psql_q -c "SELECT count(DISTINCT message_id) FROM peer_effects")
 echo "peer ($PEER_RECORDS records of the same generator): $peer"
 echo "peer effects: $peer_rows rows, $peer_ids distinct"
-python3 - "$default_rate" "$tuned_rate" "$batched" "$peer" <<'PY'
-import json, sys
-default, tuned, batched, naive = int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3]), json.loads(sys.argv[4])
-print(f"idem / batched peer: {default / batched['per_second']:.1f}x (default settings), {tuned / batched['per_second']:.1f}x (tuned)")
-print(f"idem / naive peer: {default / naive['per_second']:.1f}x (default settings), {tuned / naive['per_second']:.1f}x (tuned)")
-PY
+bench_ratios "$default_rate" "$tuned_rate" "batched peer=$batched" "naive peer=$peer" "bare consumer=$drain"
 # One line for scripts/benchmarks.sh.
 bench_result broker=kafka messages="$RECORDS" distinct="$DISTINCT" per_second="$default_rate" \
     peak_rss="$default_rss" effect_rows="$default_rows" effect_ids="$default_ids" tuned_per_second="$tuned_rate" \

@@ -14,11 +14,7 @@ struct AMQPDrain: AsyncParsableCommand {
             "Consume --messages messages of a queue with multiple acks, doing nothing with them; print messages/s."
     )
 
-    @Option(help: "RabbitMQ URL (default: $IDEM_TEST_AMQP_URL).")
-    var url: String?
-
-    @Option(help: "The queue to drain.")
-    var queue: String
+    @OptionGroup var target: AMQPTarget
 
     @Option(help: "Messages to take before stopping.")
     var messages: Int
@@ -35,14 +31,10 @@ struct AMQPDrain: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard let url = url ?? ProcessInfo.processInfo.environment["IDEM_TEST_AMQP_URL"] else {
-            throw ValidationError("give --url or set IDEM_TEST_AMQP_URL (scripts/services.sh start rabbitmq)")
-        }
-        var logger = Logger(label: "idem-bench")
-        logger.logLevel = .warning
-        let connection = try await AMQPConnection.connect(url: url, connectionName: "idem-bench-drain", logger: logger)
+        let connection = try await AMQPConnection.connect(
+            url: try target.resolvedURL(), connectionName: "idem-bench-drain", logger: target.logger)
         try await connection.setPrefetch(count: prefetch)
-        let tag = try await connection.startConsuming(queue: queue)
+        let tag = try await connection.startConsuming(queue: target.queue)
         let clock = ContinuousClock()
         var start: ContinuousClock.Instant?
         var taken = 0

@@ -12,11 +12,7 @@ struct PacedPublish: AsyncParsableCommand {
         commandName: "paced-publish",
         abstract: "Publish at a steady rate; each body is {\"id\": …, \"sent_us\": microseconds since the epoch}.")
 
-    @Option(help: "RabbitMQ URL (default: $IDEM_TEST_AMQP_URL).")
-    var url: String?
-
-    @Option(help: "The queue to publish to (through the default exchange).")
-    var queue: String
+    @OptionGroup var target: AMQPTarget
 
     @Option(help: "Messages per second.")
     var rate = 5000
@@ -32,12 +28,8 @@ struct PacedPublish: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard let url = url ?? ProcessInfo.processInfo.environment["IDEM_TEST_AMQP_URL"] else {
-            throw ValidationError("give --url or set IDEM_TEST_AMQP_URL (scripts/services.sh start rabbitmq)")
-        }
-        var logger = Logger(label: "idem-bench")
-        logger.logLevel = .warning
-        let connection = try await AMQPConnection.connect(url: url, connectionName: "idem-bench-paced", logger: logger)
+        let connection = try await AMQPConnection.connect(
+            url: try target.resolvedURL(), connectionName: "idem-bench-paced", logger: target.logger)
         try await connection.confirmSelect()
         let total = rate * seconds
         let clock = ContinuousClock()
@@ -53,7 +45,7 @@ struct PacedPublish: AsyncParsableCommand {
                 let micros = Int64(Date().timeIntervalSince1970 * 1_000_000)
                 let id = "\(prefix)-\(sent)"
                 _ = try await connection.publish(
-                    routingKey: queue, body: Array(#"{"id":"\#(id)","sent_us":\#(micros)}"#.utf8),
+                    routingKey: target.queue, body: Array(#"{"id":"\#(id)","sent_us":\#(micros)}"#.utf8),
                     properties: AMQPProperties(deliveryMode: .persistent, messageId: id))
                 sent += 1
             }
