@@ -67,15 +67,19 @@ head -n "$((PEER_MESSAGES * 4 / 5))" "$WORK/bench.jsonl" >"$WORK/peer.jsonl"
 PEER_TOTAL=$(python3 -c "import json,sys; print(sum(json.loads(l)['copies'] for l in open(sys.argv[1])))" "$WORK/peer.jsonl")
 # throughput NAME SETTINGS SOURCE_EXTRA: idem with the consumer settings SETTINGS (YAML
 # lines) and source settings SOURCE_EXTRA over the whole data set in a queue of its own,
-# on fresh tables; sets rate, peak_rss, effect_rows and effect_ids.
+# on fresh tables; sets rate, peak_rss, effect_rows and effect_ids. The end is polled on
+# idem's metrics (bench_wait_processed), which costs the machine nothing, and the effects
+# are counted after.
 throughput() {
     local name=$1 settings=$2 extra=${3:-}
+    bench_free_port
     local queue=bench_$name
     psql_q -c "DROP TABLE IF EXISTS bench_pm, bench_pm_offsets, bench_pm_stats, bench_pm_replays" \
         -c "DELETE FROM idem_schema_versions WHERE table_name = 'bench_pm'" -c "TRUNCATE bench_effects" >/dev/null
     cat >"$WORK/$name.yaml" <<YAML
 postgres: {url: "$PG", table: bench_pm}
 logging: {level: warning}
+metrics: {listen: "127.0.0.1:$BENCH_METRICS_PORT"}
 consumers:
   - name: bench
     source: {amqp: {url: "$IDEM_TEST_AMQP_URL", queue: $queue, declare: true$extra}}
@@ -90,10 +94,7 @@ YAML
     start=$(date +%s.%N)
     "$BIN" run --config "$WORK/$name.yaml" 2>"$WORK/$name.log" &
     pid=$!
-    until [[ $(psql_q -c "SELECT count(*) FROM bench_effects") -ge $DISTINCT ]]; do
-        kill -0 "$pid" 2>/dev/null || { cat "$WORK/$name.log"; exit 1; }
-        sleep 0.05
-    done
+    bench_wait_processed "$BENCH_METRICS_PORT" "$pid" "$DISTINCT" "$WORK/$name.log"
     end=$(date +%s.%N)
     peak_rss=$(awk '/VmHWM/ {print int($2 / 1024) " MB"}' "/proc/$pid/status")
     kill -TERM "$pid"

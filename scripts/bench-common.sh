@@ -104,3 +104,42 @@ SQL
         -c "DELETE FROM idem_schema_versions WHERE table_name = 'limit_pm'" >/dev/null 2>&1
     python3 -c "print(round(${tps:-0} * 500))"
 }
+
+# bench_metric PORT NAME: sets metric_value to the sum of the samples of the metric NAME on
+# the operations listener at 127.0.0.1:PORT. Pure bash (no process per poll): a benchmark
+# that polled `SELECT count(*)` through psql every 50 ms spent a third of this machine's two
+# cores on its own polling.
+bench_metric() {
+    local port=$1 name=$2 line fd value
+    metric_value=0
+    exec {fd}<>"/dev/tcp/127.0.0.1/$port" || return 1
+    printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&"$fd"
+    while IFS= read -r line <&"$fd"; do
+        line=${line%$'\r'}
+        if [[ "$line" == "$name "* || "$line" == "$name{"* ]]; then
+            value=${line##* }
+            metric_value=$((metric_value + ${value%.*}))
+        fi
+    done
+    exec {fd}<&-
+}
+
+# bench_free_port: sets BENCH_METRICS_PORT to a loopback port free now, for the runs'
+# `metrics: {listen: "127.0.0.1:$BENCH_METRICS_PORT"}` (one run at a time).
+bench_free_port() {
+    BENCH_METRICS_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+}
+
+# bench_wait_processed PORT PID COUNT LOG: waits until the `idem run` PID, with its
+# operations listener on 127.0.0.1:PORT, has processed COUNT messages (its
+# idem_messages_processed_total, counted after each commit), polling every 20 ms. Prints
+# LOG (the run's log) and fails if the process ends first.
+bench_wait_processed() {
+    local port=$1 pid=$2 count=$3 log=$4
+    while :; do
+        kill -0 "$pid" 2>/dev/null || { cat "$log"; return 1; }
+        bench_metric "$port" idem_messages_processed_total 2>/dev/null || metric_value=0
+        ((metric_value >= count)) && return 0
+        sleep 0.02
+    done
+}

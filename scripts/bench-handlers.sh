@@ -55,9 +55,11 @@ TOTAL=$((DISTINCT + (DISTINCT + 3) / 4))
 declare -A RATES
 run() {
     local name=$1 binary=$2 handler=$3
+    bench_free_port
     cat >"$WORK/$name.yaml" <<YAML
 postgres: {url: "$PG", table: hbench_pm, pool_size: 4}
 logging: {level: warning}
+metrics: {listen: "127.0.0.1:$BENCH_METRICS_PORT"}
 consumers:
   - name: $name
     source: {amqp: {url: "$IDEM_TEST_AMQP_URL", queue: hbench_$name, prefetch: 2000, declare: true}}
@@ -73,10 +75,7 @@ YAML
     start=$(date +%s.%N)
     "$binary" run --config "$WORK/$name.yaml" 2>"$WORK/$name.log" &
     pid=$!
-    until [[ $(psql_q -c "SELECT count(*) FROM hbench_pm WHERE consumer = '$name' AND status = 'done'") -ge $DISTINCT ]]; do
-        kill -0 "$pid" 2>/dev/null || { cat "$WORK/$name.log"; exit 1; }
-        sleep 0.05
-    done
+    bench_wait_processed "$BENCH_METRICS_PORT" "$pid" "$DISTINCT" "$WORK/$name.log"
     end=$(date +%s.%N)
     kill -TERM "$pid"
     wait "$pid"

@@ -88,14 +88,17 @@ fi
 
 # throughput NAME SETTINGS: idem with the consumer settings SETTINGS (YAML lines, indented
 # for the consumer) over the whole topic, in a group of its own, on fresh tables; sets
-# rate, steady, peak_rss, effect_rows and effect_ids.
+# rate, steady, peak_rss, effect_rows and effect_ids. The end is polled on idem's metrics
+# (bench_wait_processed), which costs the machine nothing, and the effects are counted after.
 throughput() {
     local name=$1 settings=$2 pool=${3:-}
+    bench_free_port
     psql_q -c "DROP TABLE IF EXISTS kbench_pm, kbench_pm_offsets, kbench_pm_stats, kbench_pm_replays" \
         -c "DELETE FROM idem_schema_versions WHERE table_name = 'kbench_pm'" -c "TRUNCATE kbench_effects" >/dev/null
     cat >"$WORK/$name.yaml" <<YAML
 postgres: {url: "$PG", table: kbench_pm$pool}
 logging: {level: ${BENCH_LOG_LEVEL:-info}}
+metrics: {listen: "127.0.0.1:$BENCH_METRICS_PORT"}
 consumers:
   - name: kbench
     source: {kafka: {brokers: "$BROKERS", topics: [bench], group: kbench-$name}}
@@ -118,12 +121,9 @@ YAML
         fill &
         fill_pid=$!
     fi
-    until [[ $(psql_q -c "SELECT count(*) FROM kbench_effects") -gt 0 ]]; do sleep 0.05; done
+    bench_wait_processed "$BENCH_METRICS_PORT" "$pid" 1 "$WORK/$name.log"
     first=$(date +%s.%N)
-    until [[ $(psql_q -c "SELECT count(*) FROM kbench_effects") -ge $DISTINCT ]]; do
-        kill -0 "$pid" 2>/dev/null || { cat "$WORK/$name.log"; exit 1; }
-        sleep 0.1
-    done
+    bench_wait_processed "$BENCH_METRICS_PORT" "$pid" "$DISTINCT" "$WORK/$name.log"
     end=$(date +%s.%N)
     if [[ -n "$fill_pid" ]]; then wait "$fill_pid"; fi
     peak_rss=$(awk '/VmHWM/ {print int($2 / 1024) " MB"}' "/proc/$pid/status")
