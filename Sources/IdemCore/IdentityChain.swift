@@ -12,7 +12,15 @@ public struct IdentityChain: Sendable, Hashable {
     public init(_ sources: [IDSource]) {
         precondition(!sources.isEmpty, "an identity chain needs at least one source")
         self.sources = sources
+        self.jsonSelection = JSONSelection(
+            sources.compactMap { source in
+                if case .json(let pointer) = source { return pointer }
+                return nil
+            })
     }
+
+    /// The `json:` sources' pointers, in order: found in one scan of the body.
+    private let jsonSelection: JSONSelection
 
     /// The outcome of deriving a message's ID.
     public enum Derivation: Sendable, Hashable {
@@ -28,8 +36,23 @@ public struct IdentityChain: Sendable, Hashable {
     public func derive(_ message: Message) -> Derivation {
         var notes: [String] = []
         var parsedBody: Result<JSONValue, JSONParseError>?
+        var selected: [JSONValue?]??
+        var jsonSlot = 0
         for source in sources {
-            let outcome = Self.value(of: source, in: message, parsedBody: &parsedBody)
+            let outcome: Result<String, Note>
+            if case .json = source {
+                if selected == nil { selected = .some(jsonSelection.values(in: message.body)) }
+                let slot = jsonSlot
+                jsonSlot += 1
+                if let value = selected!?[slot] {
+                    outcome = Self.scalarID(value)
+                } else {
+                    // Not JSON, or no such field: the full parse says which.
+                    outcome = Self.value(of: source, in: message, parsedBody: &parsedBody)
+                }
+            } else {
+                outcome = Self.value(of: source, in: message, parsedBody: &parsedBody)
+            }
             switch outcome {
             case .success(let value):
                 let length = value.utf8.count
@@ -95,15 +118,20 @@ public struct IdentityChain: Sendable, Hashable {
                 case .failure(let error):
                     return .failure(Note(error.reason))
                 case .success(let value):
-                    guard let text = value.scalarText else {
-                        return .failure(Note("is \(value.typeName), not a string, number or boolean"))
-                    }
-                    return nonEmpty(text, absent: "empty")
+                    return scalarID(value)
                 }
             }
         case .contentHash:
             return .success(sha256Hex(message.body))
         }
+    }
+
+    /// A JSON value as an ID: a string, number or boolean, not empty.
+    private static func scalarID(_ value: JSONValue) -> Result<String, Note> {
+        guard let text = value.scalarText else {
+            return .failure(Note("is \(value.typeName), not a string, number or boolean"))
+        }
+        return nonEmpty(text, absent: "empty")
     }
 
     private static func nonEmpty(_ text: String?, absent: String) -> Result<String, Note> {

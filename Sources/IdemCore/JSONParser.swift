@@ -3,10 +3,25 @@ struct JSONParser {
     private let bytes: [UInt8]
     private var index = 0
     private var depth = 0
-    private static let maxDepth = 512
+    static let maxDepth = 512
 
     init(_ bytes: [UInt8]) {
         self.bytes = bytes
+    }
+
+    /// A parser of the value at `index` of `bytes`, nested `depth` levels deep there.
+    init(_ bytes: [UInt8], at index: Int, depth: Int) {
+        self.bytes = bytes
+        self.index = index
+        self.depth = depth
+    }
+
+    /// Where parsing stopped: just past the value ``parseValueHere()`` returned.
+    var position: Int { index }
+
+    /// Parses the one value at the current position (no whitespace around it).
+    mutating func parseValueHere() throws(JSONParseError) -> JSONValue {
+        try parseValue()
     }
 
     mutating func parseDocument() throws(JSONParseError) -> JSONValue {

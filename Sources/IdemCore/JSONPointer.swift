@@ -73,7 +73,8 @@ public struct JSONPointer: Sendable, Hashable, CustomStringConvertible {
         return .success(current)
     }
 
-    private static func arrayIndex(_ token: String) -> Int? {
+    /// `token` as an array index: digits without a leading zero (RFC 6901), or `nil`.
+    static func arrayIndex(_ token: String) -> Int? {
         guard !token.isEmpty, token.allSatisfy(\.isASCII), token.allSatisfy(\.isNumber) else { return nil }
         guard token == "0" || !token.hasPrefix("0") else { return nil }
         return Int(token)

@@ -18,11 +18,19 @@ public struct SQLHandler: StatementHandler {
     /// cancels it after that, and the message is retried as a transient failure.
     public let statementTimeout: Duration?
 
+    /// The `json:` parameters' pointers, in order: found in one scan of the body.
+    private let jsonSelection: JSONSelection
+
     /// Creates the handler.
     public init(sql: String, parameters: [SQLParameterSource], timeout: Duration? = nil) {
         self.sql = sql
         self.parameters = parameters
         self.statementTimeout = timeout
+        self.jsonSelection = JSONSelection(
+            parameters.compactMap { parameter in
+                if case .json(let pointer) = parameter { return pointer }
+                return nil
+            })
     }
 
     /// The statement runs with the same text for every message.
@@ -31,7 +39,10 @@ public struct SQLHandler: StatementHandler {
     public func statement(for message: Message, context: HandlerContext) -> Result<SQLCall, PoisonReason> {
         var values: [String?] = []
         values.reserveCapacity(parameters.count)
-        var document: Result<JSONValue, JSONParseError>?
+        // The values of the json: parameters, from one scan of the body; .some(nil) when
+        // the body is not JSON.
+        var selected: [JSONValue?]??
+        var jsonSlot = 0
         for parameter in parameters {
             switch parameter {
             case .id:
@@ -60,29 +71,47 @@ public struct SQLHandler: StatementHandler {
                         .undecodable("sql parameter header:\(name): the value is not text, a number or UTF-8 bytes"))
                 }
             case .json(let pointer):
-                if document == nil {
-                    document = Result { () throws(JSONParseError) in try JSONValue(parsing: message.body) }
-                }
-                switch document! {
-                case .failure(let error):
-                    return .failure(.undecodable("sql parameter json:\(pointer): the body is not JSON: \(error)"))
-                case .success(let root):
-                    switch pointer.resolve(in: root) {
-                    case .failure(let error):
-                        return .failure(.undecodable("sql parameter json:\(pointer): \(error.reason)"))
-                    case .success(.null):
-                        values.append(nil)
-                    case .success(let value):
-                        let text = value.scalarText ?? value.jsonText
-                        guard !text.utf8.contains(0) else {
-                            return .failure(.undecodable("sql parameter json:\(pointer): holds a NUL character"))
-                        }
-                        values.append(text)
+                if selected == nil { selected = .some(jsonSelection.values(in: message.body)) }
+                let slot = jsonSlot
+                jsonSlot += 1
+                let value: JSONValue
+                if let found = selected!?[slot] {
+                    value = found
+                } else {
+                    switch Self.resolveParsing(pointer, in: message.body) {
+                    case .failure(let poison): return .failure(poison)
+                    case .success(let found): value = found
                     }
+                }
+                if case .null = value {
+                    values.append(nil)
+                } else {
+                    let text = value.scalarText ?? value.jsonText
+                    guard !text.utf8.contains(0) else {
+                        return .failure(.undecodable("sql parameter json:\(pointer): holds a NUL character"))
+                    }
+                    values.append(text)
                 }
             }
         }
         return .success(SQLCall(sql: sql, parameters: values))
+    }
+
+    /// `pointer` resolved in a full parse of `body`: what says why a body is not JSON or
+    /// lacks the field, when ``JSONSelection`` found no value.
+    private static func resolveParsing(_ pointer: JSONPointer, in body: [UInt8]) -> Result<JSONValue, PoisonReason> {
+        let root: JSONValue
+        do {
+            root = try JSONValue(parsing: body)
+        } catch {
+            return .failure(.undecodable("sql parameter json:\(pointer): the body is not JSON: \(error)"))
+        }
+        switch pointer.resolve(in: root) {
+        case .failure(let error):
+            return .failure(.undecodable("sql parameter json:\(pointer): \(error.reason)"))
+        case .success(let value):
+            return .success(value)
+        }
     }
 
     public func result(forError sqlState: String?, message: String) -> HandlerResult {
