@@ -12,14 +12,17 @@
 # happened exactly once everywhere, and the machine it ran on. Then the Kafka failover benchmark
 # (scripts/bench-failover.sh): seconds from a kill -9 of one of two workers until every
 # partition is consumed again, with and without static membership, on the mock cluster
-# and on Tansu.
+# and on Tansu. Last, the memory soak (scripts/bench-soak.sh): idem's resident memory
+# sampled every second over SOAK_RECORDS (5,000,000) Kafka records produced while it
+# consumes.
 #
 # Run it on a quiet machine: the brokers, PostgreSQL, idem and the peer share its cores.
 # Sizes: AMQP_DISTINCT (160,000), KAFKA_RECORDS (1,000,000), PEER_MESSAGES and
 # PEER_RECORDS (20,000), and everything the two scripts read (see their --help).
 # Targets, with the default settings: Kafka 100,000 records/s and 3x the batched peer,
 # RabbitMQ 40,000 messages/s and 2x the batched peer, p99 latency at most 30 ms at half
-# that throughput, Kafka peak RSS at most 100 MB; no duplicate effect anywhere. Exit 1
+# that throughput, Kafka peak RSS at most 100 MB, RSS flat (±10 %) over the soak; no
+# duplicate effect anywhere. Exit 1
 # when a run fails or an effect is not exactly once; a missed target is reported in the
 # file and on stderr, and exits 3.
 set -euo pipefail
@@ -47,13 +50,18 @@ bash "$SCRIPT_DIR/bench-kafka.sh" "${KAFKA_RECORDS:-1000000}" 2>&1 | tee "$LOGS/
 say "Kafka failover: kill -9 of one of two workers (log: $LOGS/failover.log)"
 bash "$SCRIPT_DIR/bench-failover.sh" 2>&1 | tee "$LOGS/failover.log" >&2 || say "the failover benchmark failed (its log: $LOGS/failover.log); its table shows what it measured"
 
+say "Memory soak: ${SOAK_RECORDS:-5000000} Kafka records (log: $LOGS/soak.log)"
+bash "$SCRIPT_DIR/bench-soak.sh" "${SOAK_RECORDS:-5000000}" 2>&1 | tee "$LOGS/soak.log" >&2
+
 grep -h '^RESULT ' "$LOGS/amqp.log" "$LOGS/kafka.log" | sed 's/^RESULT //' >"$LOGS/results.jsonl"
+grep -h '^RESULT ' "$LOGS/soak.log" | sed 's/^RESULT //' >"$LOGS/soak.jsonl"
 grep -h '^FAILOVER ' "$LOGS/failover.log" | sed 's/^FAILOVER //' >"$LOGS/failover.jsonl" || true
-python3 - "$LOGS/results.jsonl" "$OUTPUT" "$LOGS/failover.jsonl" <<'PY'
+python3 - "$LOGS/results.jsonl" "$OUTPUT" "$LOGS/failover.jsonl" "$LOGS/soak.jsonl" <<'PY'
 import json, os, platform, subprocess, sys, datetime
 
 results = [json.loads(line) for line in open(sys.argv[1])]
 failovers = [json.loads(line) for line in open(sys.argv[3])]
+soak = json.loads(open(sys.argv[4]).read())
 if len(results) != 2:
     sys.exit(f"expected 2 results, got {len(results)}")
 
@@ -130,6 +138,19 @@ failover_rows = "\n".join(
     f"{failover_cell(broker, 'dynamic')} | {failover_cell(broker, 'static')} |"
     for broker in ["mock", "tansu"])
 
+s = soak["soak"]
+if soak["effect_rows"] != soak["distinct"] or soak["effect_ids"] != soak["distinct"]:
+    failures.append(f"memory soak: {soak['effect_rows']:,} effects for {soak['distinct']:,} distinct IDs")
+if not s["flat"]:
+    missed.append(f"memory soak: RSS not flat ({s['rss_min_mb']}-{s['rss_max_mb']} MB, median {s['rss_median_mb']} MB)")
+soak_text = (
+    f"Over {soak['records']:,} Kafka records ({soak['distinct']:,} distinct) produced at {soak['rate']:,}/s while "
+    f"idem consumed them with the default settings ({s['seconds']} s; `scripts/bench-soak.sh`), idem's resident memory, "
+    f"sampled every second once the first 10 % were done, stayed between **{s['rss_min_mb']} and {s['rss_max_mb']} MB** "
+    f"(median {s['rss_median_mb']} MB, first {s['rss_first_mb']} MB, last {s['rss_last_mb']} MB): "
+    + ("flat, every sample within ±10 % of the median" if s["flat"] else "**not** flat (a sample more than 10 % from the median)")
+    + f"; effects: {soak['effect_rows']:,} rows for {soak['distinct']:,} distinct IDs.")
+
 now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 text = f"""# Benchmarks
 
@@ -156,9 +177,11 @@ What was measured:
   partitions, filled first) holding the messages, 20 % of them a second copy of an
   earlier one; each distinct ID's effect is one `INSERT` in the dedup transaction
   (transactional mode, an `sql` handler). idem: from process start (RabbitMQ) or
-  partition assignment (Kafka) to the last effect, with its metrics listener on.
+  partition assignment (Kafka) to the last effect, with its metrics listener on; the end
+  is polled on idem's `idem_messages_processed_total` (a pure-bash HTTP request every
+  20 ms), and the effects are counted once after.
   *Default settings* set only the source, the ID and the handler (batches of 100 that
-  grow to 1,000 under a backlog, concurrency 4, pool 4, RabbitMQ prefetch 400); *tuned*:
+  grow to 1,000 under a backlog, concurrency 4, pool 4, RabbitMQ prefetch 2,000); *tuned*:
   RabbitMQ prefetch 2,000 and batches of 500 (20 ms), Kafka batches of 1,000 (20 ms).
 - **The batched peer** (`scripts/peers/`, Python, confluent-kafka / pika and psycopg):
   what a skilled engineer writes in an afternoon, on the same messages: one transaction
@@ -179,6 +202,8 @@ right after the kill; `session_timeout` 10 s (the default).
 | broker | dynamic membership | static membership (`group_instance_id`) |
 |---|---|---|
 """ + failover_rows + f"""
+
+{soak_text}
 
 The machine:
 

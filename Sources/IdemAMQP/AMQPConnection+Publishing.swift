@@ -35,6 +35,26 @@ extension AMQPConnection {
         ).sequence
     }
 
+    /// Publishes `messages` in their order, in one call of the connection's thread instead
+    /// of one per message, and returns the last one's publisher-confirm sequence number (0
+    /// outside confirm mode). As with ``publish(exchange:routingKey:body:properties:mandatory:)``,
+    /// use ``waitForConfirms()`` to know the broker took them.
+    ///
+    /// - Throws: the first message's ``AMQPError`` (see
+    ///   ``publish(exchange:routingKey:body:properties:mandatory:)``); the messages before
+    ///   it were written.
+    @discardableResult
+    public func publish(_ messages: [AMQPOutgoingMessage]) async throws(AMQPError) -> UInt64 {
+        var sequence: UInt64 = 0
+        for message in messages {
+            sequence = try send(
+                exchange: message.exchange, routingKey: message.routingKey, body: message.body,
+                properties: message.properties, mandatory: message.mandatory, awaited: false
+            ).sequence
+        }
+        return sequence
+    }
+
     /// Publishes a message and waits, up to the RPC timeout, until the broker confirms it.
     ///
     /// Puts the channel in confirm mode first if it is not. Deliveries and other confirms

@@ -6,7 +6,10 @@ public struct AMQPSourceConfig: Sendable, Hashable {
     public var url: String
     /// The queue to consume.
     public var queue: String
-    /// `basic.qos` prefetch: unacknowledged deliveries in flight.
+    /// `basic.qos` prefetch: unacknowledged deliveries in flight. The default, 2,000, is
+    /// twice the default `batch.max_size`: under a backlog the next full batch is already
+    /// buffered while one commits (400 left the batches waiting for deliveries: 23,000
+    /// messages/s instead of 32,000 on the benchmark machine).
     public var prefetch: Int
     /// Whether to declare the queue, its dead-letter queue and the retry delay queues.
     public var declare: Bool
@@ -34,7 +37,7 @@ public struct AMQPSourceConfig: Sendable, Hashable {
 
     /// Creates settings.
     public init(
-        url: String, queue: String, prefetch: Int = 400, declare: Bool = false,
+        url: String, queue: String, prefetch: Int = 2000, declare: Bool = false,
         deadLetterExchange: String = "", deadLetterRoutingKey: String? = nil,
         retryVia: RetryVia = .delayQueue, heartbeat: Duration = .seconds(30),
         connectionName: String? = nil, tls: TLSSettings = TLSSettings()

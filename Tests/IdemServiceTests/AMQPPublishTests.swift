@@ -30,6 +30,35 @@ struct AMQPPublishTests {
         await connection.close()
     }
 
+    @Test("publishing several messages in one call keeps their order and numbers their confirms")
+    func batchPublish() async throws {
+        let connection = try await AMQPTests.connect()
+        let queue = AMQPTests.uniqueName("batch")
+        try await connection.declareQueue(name: queue, durable: false)
+        try await connection.confirmSelect()
+        let messages = (1...5).map { n in
+            AMQPOutgoingMessage(
+                routingKey: queue, body: Array("m\(n)".utf8), properties: AMQPProperties(messageId: "id-\(n)"))
+        }
+        #expect(try await connection.publish(messages) == 5)
+        #expect(try await connection.publish(Array(messages.prefix(1))) == 6)
+        try await connection.waitForConfirms()
+        try await connection.startConsuming(queue: queue)
+        let deliveries = try await AMQPTests.collect(connection, count: 6)
+        #expect(deliveries.map { String(decoding: $0.body, as: UTF8.self) } == ["m1", "m2", "m3", "m4", "m5", "m1"])
+        #expect(deliveries.map(\.properties.messageId) == ["id-1", "id-2", "id-3", "id-4", "id-5", "id-1"])
+        // A message that cannot be sent fails the call; the ones before it were sent.
+        let bad = AMQPOutgoingMessage(routingKey: String(repeating: "q", count: 256), body: [])
+        let error = await #expect(throws: AMQPError.self) { try await connection.publish([messages[1], bad]) }
+        #expect(error?.kind == .invalidArgument)
+        #expect(error?.message.contains("routing key") == true)
+        try await connection.waitForConfirms()
+        let after = try await AMQPTests.collect(connection, count: 1)
+        #expect(after.map(\.properties.messageId) == ["id-2"])
+        try await connection.deleteQueue(queue)
+        await connection.close()
+    }
+
     @Test("queue arguments are sent as a table: redeclaring with others is refused")
     func queueArguments() async throws {
         let connection = try await AMQPTests.connect()
