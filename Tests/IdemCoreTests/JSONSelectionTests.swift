@@ -17,7 +17,8 @@ struct JSONSelectionTests {
     }
 
     static let pointerTexts = [
-        "", "/a", "/a/b", "/a/0", "/a/1/c", "/s", "/n", "/x~1y", "/t~0u", "/é", "/arr/10", "/arr/01", "/arr/-", "/a/b/c",
+        "", "/a", "/a/b", "/a/0", "/a/1/c", "/s", "/n", "/x~1y", "/t~0u", "/é", "/arr/10", "/arr/01", "/arr/-",
+        "/a/b/c",
         "/", "/dup", "/dup/k", "/e\"q",
     ]
 
@@ -56,7 +57,8 @@ struct JSONSelectionTests {
         // Invalid UTF-8 in a member the selection skips, nesting deeper than the parser
         // allows, and an invalid escape in a skipped string: refused all the same.
         #expect(selection.values(in: Array(#"{"a":1,"b":""#.utf8) + [0xFF] + Array(#""}"#.utf8)) == nil)
-        let deep = Array(#"{"a":1,"b":"#.utf8) + Array(repeating: UInt8(ascii: "["), count: 600)
+        let deep =
+            Array(#"{"a":1,"b":"#.utf8) + Array(repeating: UInt8(ascii: "["), count: 600)
             + Array(repeating: UInt8(ascii: "]"), count: 600) + [UInt8(ascii: "}")]
         #expect((try? JSONValue(parsing: deep)) == nil)
         #expect(selection.values(in: deep) == nil)
