@@ -248,7 +248,8 @@ struct JSONParser {
         return value
     }
 
-    private mutating func parseUnicodeEscape() throws(JSONParseError) -> Unicode.Scalar {
+    /// A `\u` escape, after the `u`: a high surrogate must be followed by a `\u` low one.
+    mutating func parseUnicodeEscape() throws(JSONParseError) -> Unicode.Scalar {
         let first = try parseHex4()
         if (0xD800...0xDBFF).contains(first) {
             guard index + 6 <= bytes.count, bytes[index] == UInt8(ascii: "\\"),

@@ -210,47 +210,12 @@ private struct JSONScanner {
         case UInt8(ascii: "{"): try scanObject(active: [], level: 0)
         case UInt8(ascii: "["): try scanArray(active: [], level: 0)
         case UInt8(ascii: "\""): _ = try scanString()
-        case UInt8(ascii: "t"): try skipLiteral("true")
-        case UInt8(ascii: "f"): try skipLiteral("false")
-        case UInt8(ascii: "n"): try skipLiteral("null")
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try skipNumber()
-        default: throw Invalid()
-        }
-    }
-
-    mutating func skipLiteral(_ literal: StaticString) throws(Invalid) {
-        let count = literal.utf8CodeUnitCount
-        let expected = UnsafeBufferPointer(start: literal.utf8Start, count: count)
-        guard index + count <= bytes.count, bytes[index..<index + count].elementsEqual(expected) else {
-            throw Invalid()
-        }
-        index += count
-    }
-
-    func isDigit(_ byte: UInt8) -> Bool {
-        byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
-    }
-
-    mutating func skipNumber() throws(Invalid) {
-        if bytes[index] == UInt8(ascii: "-") { index += 1 }
-        guard index < bytes.count, isDigit(bytes[index]) else { throw Invalid() }
-        if bytes[index] == UInt8(ascii: "0") {
-            index += 1
-        } else {
-            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
-        }
-        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
-            index += 1
-            guard index < bytes.count, isDigit(bytes[index]) else { throw Invalid() }
-            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
-        }
-        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
-            index += 1
-            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
-                index += 1
-            }
-            guard index < bytes.count, isDigit(bytes[index]) else { throw Invalid() }
-            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        default:
+            // A literal or a number (or not a value): the parser's own rules, and nothing
+            // on the heap (a number's text fits a small string).
+            var parser = JSONParser(bytes, at: index, depth: depth)
+            guard (try? parser.parseValueHere()) != nil else { throw Invalid() }
+            index = parser.position
         }
     }
 
@@ -296,7 +261,9 @@ private struct JSONScanner {
                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                     continue
                 case UInt8(ascii: "u"):
-                    try skipUnicodeEscape()
+                    var parser = JSONParser(bytes, at: index, depth: depth)
+                    guard (try? parser.parseUnicodeEscape()) != nil else { throw Invalid() }
+                    index = parser.position
                     continue
                 default:
                     throw Invalid()
@@ -305,37 +272,5 @@ private struct JSONScanner {
             index += 1
         }
         throw Invalid()
-    }
-
-    mutating func hex4() throws(Invalid) -> UInt32 {
-        guard index + 4 <= bytes.count else { throw Invalid() }
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            let byte = bytes[index]
-            let digit: UInt32
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
-            default: throw Invalid()
-            }
-            value = value << 4 | digit
-            index += 1
-        }
-        return value
-    }
-
-    /// A `\u` escape (after the `u`): a high surrogate must be followed by a `\u` low one,
-    /// and a low surrogate alone is refused, as ``JSONParser`` does.
-    mutating func skipUnicodeEscape() throws(Invalid) {
-        let first = try hex4()
-        if (0xD800...0xDBFF).contains(first) {
-            guard index + 6 <= bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
-            else { throw Invalid() }
-            index += 2
-            guard (0xDC00...0xDFFF).contains(try hex4()) else { throw Invalid() }
-            return
-        }
-        guard Unicode.Scalar(first) != nil else { throw Invalid() }
     }
 }
