@@ -45,10 +45,9 @@ cleanup() {
 trap cleanup EXIT
 bench_services postgres rabbitmq
 
-swift build -c release --product idem </dev/null
-swift build -c release --product idem-bench </dev/null
-BIN=$(swift build -c release --show-bin-path)/idem
-BENCH=$(swift build -c release --show-bin-path)/idem-bench
+bench_build idem idem-bench
+BIN=$BIN_DIR/idem
+BENCH=$BIN_DIR/idem-bench
 bench_peer_venv
 
 psql_q() { bash "$SCRIPT_DIR/services.sh" psql -qtA "$@"; }

@@ -24,6 +24,30 @@ bench_services() {
     PG=$IDEM_TEST_POSTGRES_URL
 }
 
+# bench_build PRODUCT...: builds the products in release mode and sets BIN_DIR to where
+# they are.
+bench_build() {
+    local product
+    for product in "$@"; do swift build -c release --product "$product" </dev/null; done
+    BIN_DIR=$(swift build -c release --show-bin-path)
+}
+
+# bench_kafka_mock TOPIC...: starts a librdkafka mock cluster (BIN_DIR's idem-kafka-mock,
+# logging to WORK/mock.log) with the topics, each NAME:PARTITIONS; sets BROKERS and
+# mock_pid, which the caller's EXIT trap stops. Fails with the log if it exits first.
+bench_kafka_mock() {
+    local args=() topic
+    for topic in "$@"; do args+=(--topic "$topic"); done
+    "$BIN_DIR/idem-kafka-mock" "${args[@]}" --log-level warning --bootstrap-file "$WORK/brokers" \
+        >/dev/null 2>"$WORK/mock.log" &
+    mock_pid=$!
+    until [[ -s "$WORK/brokers" ]]; do
+        kill -0 "$mock_pid" 2>/dev/null || { cat "$WORK/mock.log" >&2; return 1; }
+        sleep 0.1
+    done
+    BROKERS=$(cat "$WORK/brokers")
+}
+
 # bench_cleanup: stops the services bench_services started and removes WORK; for the
 # scripts' EXIT traps.
 bench_cleanup() {
@@ -86,7 +110,7 @@ consumers:
     source: {kafka: {brokers: "127.0.0.1:9", topics: [limit], group: limit}}
     handler: {sql: "SELECT 1"}
 YAML
-    "$(swift build -c release --show-bin-path)/idem" migrate --config "$WORK/limit.yaml" >/dev/null 2>&1
+    "${BIN_DIR:-$(swift build -c release --show-bin-path)}/idem" migrate --config "$WORK/limit.yaml" >/dev/null 2>&1
     cat >"$WORK/limit.sql" <<'SQL'
 \set base random(1, 1000000000)
 BEGIN;

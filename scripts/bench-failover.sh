@@ -52,9 +52,7 @@ cleanup() {
 trap cleanup EXIT
 
 bench_services postgres tansu
-swift build -c release --product idem </dev/null
-swift build -c release --product idem-kafka-mock </dev/null
-BIN_DIR=$(swift build -c release --show-bin-path)
+bench_build idem idem-kafka-mock
 psql_q() { bash "$SCRIPT_DIR/services.sh" psql -qtA "$@"; }
 
 # markers TOPIC ROUND: a corpus of one record per partition, IDs ROUND-0 … ROUND-7.

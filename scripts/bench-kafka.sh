@@ -58,16 +58,8 @@ trap cleanup EXIT
 
 bench_services postgres
 
-swift build -c release --product idem </dev/null
-swift build -c release --product idem-bench </dev/null
-swift build -c release --product idem-kafka-mock </dev/null
-BIN_DIR=$(swift build -c release --show-bin-path)
-
-"$BIN_DIR/idem-kafka-mock" --topic bench:8 --topic lat:8 --topic kpeer:8 --log-level warning \
-    --bootstrap-file "$WORK/brokers" >/dev/null 2>"$WORK/mock.log" &
-mock_pid=$!
-until [[ -s "$WORK/brokers" ]]; do sleep 0.1; done
-BROKERS=$(cat "$WORK/brokers")
+bench_build idem idem-bench idem-kafka-mock
+bench_kafka_mock bench:8 lat:8 kpeer:8
 
 psql_q() { bash "$SCRIPT_DIR/services.sh" psql -qtA "$@"; }
 psql_q -c "DROP TABLE IF EXISTS kbench_effects, kbench_lat, kbench_pm, kbench_pm_offsets, kbench_pm_stats" \
