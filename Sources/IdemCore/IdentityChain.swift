@@ -36,15 +36,11 @@ public struct IdentityChain: Sendable, Hashable {
     public func derive(_ message: Message) -> Derivation {
         var notes: [String] = []
         var parsedBody: Result<JSONValue, JSONParseError>?
-        var selected: [JSONValue?]??
-        var jsonSlot = 0
+        var json = jsonSelection.reader(of: message.body)
         for source in sources {
             let outcome: Result<String, Note>
             if case .json = source {
-                if selected == nil { selected = .some(jsonSelection.values(in: message.body)) }
-                let slot = jsonSlot
-                jsonSlot += 1
-                if let value = selected!?[slot] {
+                if let value = json.next() {
                     outcome = Self.scalarID(value)
                 } else {
                     // Not JSON, or no such field: the full parse says which.

@@ -28,6 +28,30 @@ public struct JSONSelection: Sendable, Hashable {
         return scanner.scanDocument()
     }
 
+    /// The values of one JSON text in the order of ``pointers``, one per ``next()``: the
+    /// text is scanned when the first is asked for, and not at all if none is.
+    public struct Reader {
+        let selection: JSONSelection
+        let bytes: [UInt8]
+        var values: [JSONValue?]?
+        var scanned = false
+        var position = 0
+
+        /// The next pointer's value, or `nil` when the text is not valid JSON or the
+        /// pointer does not resolve.
+        public mutating func next() -> JSONValue? {
+            if !scanned {
+                values = selection.values(in: bytes)
+                scanned = true
+            }
+            defer { position += 1 }
+            return values?[position]
+        }
+    }
+
+    /// A ``Reader`` of `bytes`.
+    public func reader(of bytes: [UInt8]) -> Reader { Reader(selection: self, bytes: bytes) }
+
     public static func == (lhs: JSONSelection, rhs: JSONSelection) -> Bool { lhs.pointers == rhs.pointers }
 
     public func hash(into hasher: inout Hasher) { hasher.combine(pointers) }

@@ -39,10 +39,7 @@ public struct SQLHandler: StatementHandler {
     public func statement(for message: Message, context: HandlerContext) -> Result<SQLCall, PoisonReason> {
         var values: [String?] = []
         values.reserveCapacity(parameters.count)
-        // The values of the json: parameters, from one scan of the body; .some(nil) when
-        // the body is not JSON.
-        var selected: [JSONValue?]??
-        var jsonSlot = 0
+        var json = jsonSelection.reader(of: message.body)
         for parameter in parameters {
             switch parameter {
             case .id:
@@ -71,11 +68,8 @@ public struct SQLHandler: StatementHandler {
                         .undecodable("sql parameter header:\(name): the value is not text, a number or UTF-8 bytes"))
                 }
             case .json(let pointer):
-                if selected == nil { selected = .some(jsonSelection.values(in: message.body)) }
-                let slot = jsonSlot
-                jsonSlot += 1
                 let value: JSONValue
-                if let found = selected!?[slot] {
+                if let found = json.next() {
                     value = found
                 } else {
                     switch Self.resolveParsing(pointer, in: message.body) {

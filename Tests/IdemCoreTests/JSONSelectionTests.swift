@@ -66,6 +66,17 @@ struct JSONSelectionTests {
         #expect(selection.values(in: Array(#"{"a":1,"b":"ok"}"#.utf8)) == [.number("1")])
     }
 
+    @Test func aReaderGivesTheValuesInTheOrderOfThePointers() throws {
+        let selection = JSONSelection(try Self.pointers(["/b", "/missing", "/a"]))
+        var reader = selection.reader(of: Array(#"{"a":1,"b":"two"}"#.utf8))
+        #expect(reader.next() == .string("two"))
+        #expect(reader.next() == nil)
+        #expect(reader.next() == .number("1"))
+        var invalid = selection.reader(of: Array(#"{"a":1,"b":}"#.utf8))
+        #expect(invalid.next() == nil)
+        #expect(invalid.next() == nil)
+    }
+
     @Test func theLastOfARepeatedNameWinsEvenWhenItLacksTheField() throws {
         let selection = JSONSelection(try Self.pointers(["/dup/k"]))
         #expect(selection.values(in: Array(#"{"dup":{"k":1},"dup":{"j":2}}"#.utf8)) == [nil])
