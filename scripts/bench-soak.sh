@@ -104,7 +104,8 @@ effect_rows=$(psql_q -c "SELECT count(*) FROM soak_effects")
 effect_ids=$(psql_q -c "SELECT count(DISTINCT id) FROM soak_effects")
 echo "producer: $(cat "$WORK/fill.json")"
 
-summary=$(python3 - "$samples" "$DISTINCT" "$SOAK_WARMUP" <<'PY'
+# The summary as JSON (first line), then said in words (second line).
+{ read -r summary; read -r words; } < <(python3 - "$samples" "$DISTINCT" "$SOAK_WARMUP" <<'PY'
 import json, statistics, sys
 rows = [tuple(map(int, line.split())) for line in open(sys.argv[1]) if line.strip()]
 distinct, warmup = int(sys.argv[2]), int(sys.argv[3])
@@ -117,12 +118,11 @@ print(json.dumps({
     "seconds": rows[-1][0], "samples": len(steady), "rss_min_mb": min(steady), "rss_median_mb": median,
     "rss_max_mb": max(steady), "rss_first_mb": steady[0], "rss_last_mb": steady[-1], "flat": flat,
 }))
+print(f"min {min(steady)} MB, median {median} MB, max {max(steady)} MB over {rows[-1][0]} s: "
+      + ("flat (every sample within ±10 % of the median)" if flat else "NOT flat (a sample more than 10 % from the median)"))
 PY
 )
-read -r rss_min rss_median rss_max flat seconds < <(python3 -c "
-import json, sys; s = json.loads(sys.argv[1])
-print(s['rss_min_mb'], s['rss_median_mb'], s['rss_max_mb'], str(s['flat']).lower(), s['seconds'])" "$summary")
-echo "idem RSS after the first $SOAK_WARMUP % of the records: min $rss_min MB, median $rss_median MB, max $rss_max MB over $seconds s: $( [[ $flat == true ]] && echo "flat (every sample within ±10 % of the median)" || echo "NOT flat (a sample more than 10 % from the median)")"
+echo "idem RSS after the first $SOAK_WARMUP % of the records: $words"
 echo "effects: $effect_rows rows, $effect_ids distinct (of $DISTINCT)"
 drop_tables
 bench_result broker=kafka records="$RECORDS" distinct="$DISTINCT" rate="$SOAK_RATE" soak="$summary" \
