@@ -135,7 +135,7 @@ let package = Package(
         .target(
             name: "IdemOperations",
             dependencies: [
-                "IdemConsumerKit",
+                "IdemConsumerKit", "IdemCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -182,12 +182,13 @@ let package = Package(
             name: "IdemCLI",
             dependencies: [
                 "IdemCore", "IdemConfig", "IdemConsumerKit", "IdemPostgresStore", "IdemRuntime", "IdemAMQP",
-                "IdemKafka", "IdemAMQPConsumer", "IdemKafkaConsumer", "IdemTerminal",
+                "IdemKafka", "IdemAMQPConsumer", "IdemKafkaConsumer", "IdemTerminal", "IdemOperations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .executableTarget(name: "idem", dependencies: ["IdemCLI"]),

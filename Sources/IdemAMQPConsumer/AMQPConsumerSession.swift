@@ -31,31 +31,37 @@ struct AMQPConsumerSession: ConsumerSession {
             url: source.url, tls: tlsOptions, connectionName: source.connectionName ?? "idem-\(consumer.name)",
             heartbeat: source.heartbeat, logger: logger)
         let stream: AMQPDeliveryStream
-        let tag: String
+        var tag: String?
         do {
             try await declareTopology(connection)
             try await connection.setPrefetch(count: source.prefetch)
             try await connection.confirmSelect()
-            tag = try await connection.startConsuming(
-                queue: source.queue, consumerTag: "idem-\(consumer.name)-\(UUID().uuidString.prefix(8))")
+            if !context.control.isPaused { tag = try await startConsuming(connection) }
             stream = connection.deliveries(capacity: source.prefetch)
         } catch {
             await connection.close()
             throw error
         }
         logger.info(
-            "consuming",
+            tag == nil ? "connected, paused by an operator" : "consuming",
             metadata: ["queue": .string(source.queue), "concurrency": "\(consumer.concurrency)"])
         status.connected()
         let session = AMQPSession(
             connection: connection, stream: stream, queue: source.queue,
             delayQueues: source.retryVia == .delayQueue, logger: logger)
+        session.consumerTag = tag
+        let watcher = Task { await followPauses(session) }
+        let reporter = Task { await reportQueueDepth(session) }
         let end = await dispatch(session)
+        watcher.cancel()
+        reporter.cancel()
+        await watcher.value
+        await reporter.value
         stream.stop()
         await session.finishAcks()
         switch end {
         case .shutdown:
-            try? await connection.cancelConsuming(consumerTag: tag)
+            if let tag = session.consumerTag { try? await connection.cancelConsuming(consumerTag: tag) }
             await connection.close()
             logger.info("consumer stopped")
         case .failed(let error):
@@ -63,6 +69,51 @@ struct AMQPConsumerSession: ConsumerSession {
             throw error
         }
     }
+
+    private func startConsuming(_ connection: AMQPConnection) async throws -> String {
+        try await connection.startConsuming(
+            queue: source.queue, consumerTag: "idem-\(consumer.name)-\(UUID().uuidString.prefix(8))")
+    }
+
+    /// Follows the operator's pauses: a pause cancels the consumer on the queue (the
+    /// deliveries already received are processed and settled as usual), a resume consumes
+    /// again. A failure ends the session.
+    private func followPauses(_ session: AMQPSession) async {
+        for await paused in context.control.changes() {
+            do {
+                if paused, let tag = session.consumerTag {
+                    try await session.connection.cancelConsuming(consumerTag: tag)
+                    session.consumerTag = nil
+                    logger.notice(
+                        "paused by an operator: no new deliveries; finishing the ones received",
+                        metadata: ["queue": .string(source.queue)])
+                } else if !paused, session.consumerTag == nil {
+                    session.consumerTag = try await startConsuming(session.connection)
+                    logger.notice("resumed by an operator", metadata: ["queue": .string(source.queue)])
+                }
+            } catch {
+                session.fail(error)
+                return
+            }
+        }
+    }
+
+    /// Records the messages ready in the queue every few seconds, for `idem_amqp_queue_messages`
+    /// and the admin API's lag. Best effort: a failed inspection is only logged.
+    private func reportQueueDepth(_ session: AMQPSession) async {
+        while !Task.isCancelled {
+            do {
+                let info = try await session.connection.inspectQueue(source.queue)
+                metrics.queueDepth(Int64(info.messageCount))
+            } catch {
+                logger.debug("could not read the depth of \(source.queue): \(error)")
+            }
+            try? await Task.sleep(for: Self.depthInterval)
+        }
+    }
+
+    /// How often ``reportQueueDepth(_:)`` asks the broker.
+    static let depthInterval = Duration.seconds(5)
 
     private enum DispatchEnd {
         case shutdown

@@ -24,6 +24,7 @@ final class AMQPSession: Sendable {
     private struct State {
         var failure: (any Error)?
         var declaredDelayQueues: Set<String> = []
+        var consumerTag: String?
     }
 
     /// The mutable state, in a box the acker task can share.
@@ -93,6 +94,13 @@ final class AMQPSession: Sendable {
     /// Records the first failure and stops taking deliveries.
     func fail(_ error: any Error) {
         shared.record(error, stream: stream)
+    }
+
+    /// The tag of the session's consumer on the queue; `nil` while an operator pause has
+    /// it cancelled.
+    var consumerTag: String? {
+        get { shared.state.withLock { $0.consumerTag } }
+        set { shared.state.withLock { $0.consumerTag = newValue } }
     }
 
     /// Registers a batch taken from the stream, before any of it is settled.

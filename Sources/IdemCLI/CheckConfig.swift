@@ -48,6 +48,13 @@ struct CheckConfig: AsyncParsableCommand {
             config.metrics.enabled
                 ? "  metrics and health: http://\(config.metrics.listen) (/metrics, /healthz, /readyz)"
                 : "  metrics and health: off")
+        switch (config.admin.enabled, config.admin.listen) {
+        case (false, _): lines.append("  admin API: off")
+        case (true, .metrics): lines.append("  admin API: on the operations listener (/admin/consumers), bearer token")
+        case (true, .address(let host, let port)):
+            let address = MetricsSettings(host: host, port: port).listen
+            lines.append("  admin API: http://\(address) (/admin/consumers), bearer token")
+        }
         for consumer in config.consumers {
             let ids = consumer.identity.sources.map(\.description).joined(separator: " → ")
             lines.append(

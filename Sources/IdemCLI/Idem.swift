@@ -18,7 +18,7 @@ struct Idem: AsyncParsableCommand {
         version: version,
         subcommands: [
             CheckConfig.self, Migrate.self, Run.self, DeriveID.self, Publish.self, Replay.self, DLQ.self, Purge.self,
-            Stats.self,
+            Stats.self, Ctl.self,
         ]
     )
 }

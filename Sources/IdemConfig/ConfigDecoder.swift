@@ -91,6 +91,18 @@ struct ConfigValue {
         return text
     }
 
+    /// A non-empty string that is a secret: what is wrong with it is reported without
+    /// quoting it.
+    func secretText() -> String? {
+        guard case .scalar = node else {
+            report("expected a string, got \(got)")
+            return nil
+        }
+        guard let text = text(expected: "a string") else { return nil }
+        if text.isEmpty { report("expected a non-empty string") }
+        return text.isEmpty ? nil : text
+    }
+
     func int(in range: ClosedRange<Int>) -> Int? {
         let expected = "a whole number from \(range.lowerBound) to \(range.upperBound)"
         guard let text = text(expected: expected) else { return nil }

@@ -12,6 +12,8 @@ public struct WorkerConfig: Sendable {
     public var logging: LoggingSettings
     /// The metrics and health listener.
     public var metrics: MetricsSettings
+    /// The admin API (off unless configured).
+    public var admin: AdminSettings
     /// The file it was read from.
     public var file: String
     /// Environment variables that `${…}` references used; their values are treated as secrets.
@@ -20,7 +22,8 @@ public struct WorkerConfig: Sendable {
     /// Creates a configuration.
     public init(
         postgres: PostgresSettings, consumers: [ConsumerConfig], shutdown: ShutdownSettings,
-        logging: LoggingSettings, metrics: MetricsSettings = MetricsSettings(), file: String,
+        logging: LoggingSettings, metrics: MetricsSettings = MetricsSettings(), admin: AdminSettings = AdminSettings(),
+        file: String,
         interpolatedVariables: Set<String> = []
     ) {
         self.postgres = postgres
@@ -28,6 +31,7 @@ public struct WorkerConfig: Sendable {
         self.shutdown = shutdown
         self.logging = logging
         self.metrics = metrics
+        self.admin = admin
         self.file = file
         self.interpolatedVariables = interpolatedVariables
     }

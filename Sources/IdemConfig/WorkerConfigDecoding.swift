@@ -4,7 +4,7 @@ import IdemCore
 /// The schema of `worker.yaml`: which keys each section takes, their defaults and checks.
 enum WorkerConfigDecoding {
     static func decode(_ root: ConfigValue, file: String) -> WorkerConfig? {
-        guard let top = root.mapping(keys: ["postgres", "consumers", "shutdown", "logging", "metrics"]) else {
+        guard let top = root.mapping(keys: ["postgres", "consumers", "shutdown", "logging", "metrics", "admin"]) else {
             return nil
         }
         let postgres = top.required("postgres", what: "the PostgreSQL that holds the dedup table").flatMap(
@@ -12,6 +12,7 @@ enum WorkerConfigDecoding {
         let shutdown = top["shutdown"].map(shutdownSettings) ?? ShutdownSettings()
         let logging = top["logging"].map(loggingSettings) ?? LoggingSettings()
         let metrics = top["metrics"].map(metricsSettings) ?? MetricsSettings()
+        let admin = top["admin"].map { adminSettings($0, metrics: metrics) } ?? AdminSettings()
         var consumers: [ConsumerConfig]?
         if let list = top.required("consumers", what: "a list of consumers")?.list() {
             if list.isEmpty { top["consumers"]?.report("expected at least one consumer") }
@@ -20,10 +21,10 @@ enum WorkerConfigDecoding {
             checkUniqueNames(list: list, consumers: consumers!)
             checkUniqueStaticMembers(list: list, consumers: consumers!)
         }
-        guard let postgres, let consumers, let metrics else { return nil }
+        guard let postgres, let consumers, let metrics, let admin else { return nil }
         return WorkerConfig(
             postgres: postgres, consumers: consumers, shutdown: shutdown ?? ShutdownSettings(),
-            logging: logging ?? LoggingSettings(), metrics: metrics, file: file)
+            logging: logging ?? LoggingSettings(), metrics: metrics, admin: admin, file: file)
     }
 
     private static func checkUniqueNames(list: [ConfigValue], consumers: [ConsumerConfig]) {
@@ -125,6 +126,72 @@ enum WorkerConfigDecoding {
             }
             settings.host = host
             settings.port = port
+        }
+        return settings
+    }
+
+    static func adminSettings(_ value: ConfigValue, metrics: MetricsSettings?) -> AdminSettings? {
+        guard let map = value.mapping(keys: ["enabled", "listen", "token", "token_file"]) else { return nil }
+        var settings = AdminSettings()
+        if let enabled = map["enabled"]?.bool() { settings.enabled = enabled }
+        if let listenValue = map["listen"], let listen = listenValue.string() {
+            if listen == "metrics" {
+                settings.listen = .metrics
+                if let metrics, !metrics.enabled {
+                    listenValue.report(
+                        "the admin API cannot share the operations listener while metrics.enabled is false; give it its own host:port, e.g. 127.0.0.1:9465"
+                    )
+                    return nil
+                }
+            } else if let (host, port) = MetricsSettings.parseListen(listen) {
+                settings.listen = .address(host: host, port: port)
+                if let metrics, metrics.enabled, metrics.port != 0, metrics.host == host, metrics.port == port {
+                    listenValue.report(
+                        "the admin API and metrics.listen are both \(listen); write 'listen: metrics' to serve the admin API on the operations listener, or choose another port"
+                    )
+                    return nil
+                }
+            } else {
+                listenValue.report(
+                    "expected host:port such as 127.0.0.1:9465, or 'metrics' for the operations listener, got \(listenValue.got)"
+                )
+                return nil
+            }
+        }
+        // Off, the token is not read: `${IDEM_ADMIN_TOKEN}` may stay unset.
+        guard settings.enabled else { return settings }
+        // The token's text is a secret: errors say what is wrong with it, never what it is.
+        switch (map["token"], map["token_file"]) {
+        case (.some, .some):
+            value.report("expected one of token or token_file, got both")
+            return nil
+        case (let tokenValue?, nil):
+            guard let token = tokenValue.secretText() else { return nil }
+            settings.token = token
+        case (nil, let fileValue?):
+            guard let path = fileValue.string() else { return nil }
+            guard let data = FileManager.default.contents(atPath: path) else {
+                fileValue.report("cannot read the admin token file \(path): no such file, or not readable")
+                return nil
+            }
+            settings.token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            if settings.token.isEmpty {
+                fileValue.report("the admin token file \(path) is empty")
+                return nil
+            }
+        case (nil, nil):
+            value.report(
+                "the admin API needs a bearer token: set token: ${IDEM_ADMIN_TOKEN} or token_file: /run/secrets/idem-admin-token"
+            )
+            return nil
+        }
+        if settings.token.count < AdminSettings.minimumTokenLength
+            || settings.token.contains(where: { $0.isWhitespace || !$0.isASCII })
+        {
+            (map["token"] ?? map["token_file"] ?? value).report(
+                "the admin token must be at least \(AdminSettings.minimumTokenLength) printable ASCII characters without spaces (this one has \(settings.token.count)); make one with: openssl rand -hex 32"
+            )
+            return nil
         }
         return settings
     }

@@ -19,13 +19,16 @@ public struct ConsumerContext: Sendable {
     public let metrics: ConsumerMetrics
     /// What `/readyz` reports.
     public let health: HealthState
+    /// Whether an operator paused the consumer; its sessions follow it.
+    public let control: ConsumerControl
     /// The logger, with the consumer's name as metadata.
     public let logger: Logger
 
-    /// The context of `consumer`; `logger` gets its name as `consumer` metadata.
+    /// The context of `consumer`; `logger` gets its name as `consumer` metadata; `control`
+    /// is its pause switch (by default one of its own that nobody pauses).
     public init(
         consumer: ConsumerConfig, store: any DedupStore, handler: any MessageHandler, readiness: StoreReadiness,
-        metrics: ConsumerMetrics, health: HealthState, logger: Logger
+        metrics: ConsumerMetrics, health: HealthState, control: ConsumerControl = ConsumerControl(), logger: Logger
     ) {
         self.consumer = consumer
         self.store = store
@@ -33,6 +36,7 @@ public struct ConsumerContext: Sendable {
         self.readiness = readiness
         self.metrics = metrics
         self.health = health
+        self.control = control
         var logger = logger
         logger[metadataKey: "consumer"] = .string(consumer.name)
         self.logger = logger

@@ -22,6 +22,7 @@ import Synchronization
 /// | `idem_messages_in_flight` | gauge |
 /// | `idem_reconnects_total` | counter, with `service` (`amqp`, `kafka`, `postgres`) |
 /// | `idem_kafka_lag` | gauge, with `topic` and `partition` |
+/// | `idem_amqp_queue_messages` | gauge: messages ready in the consumer's RabbitMQ queue |
 /// | `idem_retention_deleted_total` | counter: rows removed by the sweeper |
 public final class ConsumerMetrics: Sendable {
     /// The consumer's name.
@@ -40,7 +41,9 @@ public final class ConsumerMetrics: Sendable {
     private let deadLettered = Mutex<[String: Counter]>([:])
     private let roundTrips = Mutex<[String: Metrics.Timer]>([:])
     private let reconnects = Mutex<[String: Counter]>([:])
-    private let lags = Mutex<[String: Gauge]>([:])
+    private let lags = Mutex<[String: (gauge: Gauge, value: Int64)]>([:])
+    private let queueMessages: Gauge
+    private let backlog = Mutex<(queue: Int64?, inFlight: Int)>((nil, 0))
     /// The counts for `idem stats`, written to the stats table by ``StatsFlusher``.
     public let minutes: MinuteStats?
 
@@ -66,6 +69,7 @@ public final class ConsumerMetrics: Sendable {
             label: "idem_handler_duration_seconds", dimensions: dimensions, factory: factory)
         batchSize = Recorder(label: "idem_batch_size", dimensions: dimensions, aggregate: true, factory: factory)
         inFlight = Meter(label: "idem_messages_in_flight", dimensions: dimensions, factory: factory)
+        queueMessages = Gauge(label: "idem_amqp_queue_messages", dimensions: dimensions, factory: factory)
     }
 
     /// Counts a batch's decisions.
@@ -86,6 +90,7 @@ public final class ConsumerMetrics: Sendable {
 
     /// Messages taken in (`count` > 0) or finished (`count` < 0).
     public func inFlight(_ count: Int) {
+        backlog.withLock { $0.inFlight += count }
         if count >= 0 {
             inFlight.increment(by: Double(count))
         } else {
@@ -137,20 +142,41 @@ public final class ConsumerMetrics: Sendable {
     public func logLag(stream topic: String, lane partition: Int32, _ lag: Int64?) {
         let key = "\(topic)\u{0}\(partition)"
         if let lag {
+            let lag = max(0, lag)
             let gauge = lags.withLock { gauges in
-                if let gauge = gauges[key] { return gauge }
+                if let gauge = gauges[key]?.gauge {
+                    gauges[key]?.value = lag
+                    return gauge
+                }
                 let gauge = Gauge(
                     label: "idem_kafka_lag",
                     dimensions: [("consumer", consumer), ("topic", topic), ("partition", String(partition))],
                     factory: factory)
-                gauges[key] = gauge
+                gauges[key] = (gauge, lag)
                 return gauge
             }
-            gauge.record(max(0, lag))
-        } else if let gauge = lags.withLock({ $0.removeValue(forKey: key) }) {
+            gauge.record(lag)
+        } else if let gauge = lags.withLock({ $0.removeValue(forKey: key)?.gauge }) {
             gauge.record(0)
         }
     }
+
+    /// The messages ready in the consumer's queue, as the broker last reported them
+    /// (RabbitMQ); recorded as `idem_amqp_queue_messages`.
+    public func queueDepth(_ messages: Int64) {
+        backlog.withLock { $0.queue = messages }
+        queueMessages.record(messages)
+    }
+
+    /// What the consumer has not processed yet: the sum of its log lanes' lag (Kafka), or
+    /// the messages ready in its queue (RabbitMQ); `nil` before the first report.
+    public var lag: Int64? {
+        let lanes = lags.withLock { gauges in gauges.isEmpty ? nil : gauges.values.reduce(0) { $0 + $1.value } }
+        return lanes ?? backlog.withLock { $0.queue }
+    }
+
+    /// The messages taken from the broker and not settled yet.
+    public var messagesInFlight: Int { backlog.withLock { $0.inFlight } }
 
     /// Rows the retention sweeper deleted.
     public func retentionDeleted(_ rows: Int) {

@@ -1,7 +1,9 @@
+import Foundation
 import Synchronization
 
 /// What `/readyz` reports: whether PostgreSQL answers and every consumer is connected to
-/// its broker and consuming.
+/// its broker and consuming. A consumer an operator paused (``ConsumerControl``) is shown as
+/// paused and does not make the worker unready: it is where the operator wants it.
 public final class HealthState: Sendable {
     /// Where a consumer is.
     public enum ConsumerState: Sendable, Hashable, CustomStringConvertible {
@@ -31,6 +33,7 @@ public final class HealthState: Sendable {
     private struct State {
         var postgres: (ok: Bool, detail: String) = (false, "not checked yet")
         var consumers: [(name: String, state: ConsumerState)] = []
+        var controls: [String: ConsumerControl] = [:]
     }
 
     private let state = Mutex(State())
@@ -44,6 +47,11 @@ public final class HealthState: Sendable {
     /// Records whether PostgreSQL answered the last probe.
     public func setPostgres(ok: Bool, detail: String) {
         state.withLock { $0.postgres = (ok, detail) }
+    }
+
+    /// Shows `consumer`'s operator pauses, as `control` records them.
+    public func attach(_ control: ConsumerControl, to consumer: String) {
+        state.withLock { $0.controls[consumer] = control }
     }
 
     /// Records where `consumer` is.
@@ -68,7 +76,12 @@ public final class HealthState: Sendable {
             var lines = ["postgres: \(state.postgres.ok ? "ok" : "down: \(state.postgres.detail)")"]
             var ready = state.postgres.ok
             for consumer in state.consumers {
-                lines.append("consumer \(consumer.name): \(consumer.state)")
+                if let since = state.controls[consumer.name]?.pausedSince {
+                    let when = since.formatted(.iso8601)
+                    lines.append("consumer \(consumer.name): paused by an operator since \(when) (\(consumer.state))")
+                } else {
+                    lines.append("consumer \(consumer.name): \(consumer.state)")
+                }
                 if consumer.state != .consuming { ready = false }
             }
             return (ready, (ready ? "ready\n" : "not ready\n") + lines.joined(separator: "\n") + "\n")

@@ -19,6 +19,10 @@ struct KafkaConsumerStateMachine: Sendable {
         case storeUnavailable(Partition, offset: Int64, generation: UInt64)
         /// The store probe got an answer.
         case storeAnswered
+        /// An operator paused the consumer: every partition stays paused until resumed.
+        case operatorPaused
+        /// An operator resumed the consumer.
+        case operatorResumed
     }
 
     /// What the poll loop does for the state machine.
@@ -47,6 +51,8 @@ struct KafkaConsumerStateMachine: Sendable {
     private var uncommitted: [Partition: Int64] = [:]
     /// The store did not answer: every partition stays paused until it does.
     private(set) var storeDown = false
+    /// An operator paused the consumer: every partition stays paused until resumed.
+    private(set) var operatorPaused = false
     /// librdkafka reported every broker down, and none has answered since.
     private(set) var brokersDown = false
 
@@ -73,31 +79,45 @@ struct KafkaConsumerStateMachine: Sendable {
         case .storeAnswered:
             guard storeDown else { return [] }
             storeDown = false
-            let resume = assigned.filter { resumeAt[$0] == nil }.sorted()
+            let resume = operatorPaused ? [] : assigned.filter { resumeAt[$0] == nil }.sorted()
             return [.storeBack] + (resume.isEmpty ? [] : [.resume(resume)])
+        case .operatorPaused:
+            guard !operatorPaused else { return [] }
+            operatorPaused = true
+            return assigned.isEmpty ? [] : [.pause(assigned.sorted())]
+        case .operatorResumed:
+            guard operatorPaused else { return [] }
+            operatorPaused = false
+            let resume = storeDown ? [] : assigned.filter { resumeAt[$0] == nil }.sorted()
+            return resume.isEmpty ? [] : [.resume(resume)]
         }
     }
 
+    /// Whether nothing may be resumed: the store is down or an operator paused the consumer.
+    private var holdingAll: Bool { storeDown || operatorPaused }
+
     /// The partitions whose retry backoff is over at `now`, to resume (none while the store
-    /// is down: its return resumes them).
+    /// is down or an operator paused the consumer: the store's return or the resume
+    /// resumes them).
     mutating func resumeDue(now: Instant) -> [Partition] {
-        guard !storeDown else { return [] }
+        guard !holdingAll else { return [] }
         let due = resumeAt.filter { $0.value <= now }.map(\.key).sorted()
         for partition in due { resumeAt[partition] = nil }
         return due
     }
 
     /// Of the partitions whose workers have room again, those that may be resumed: not one
-    /// waiting out a retry's backoff, and none while the store is down.
+    /// waiting out a retry's backoff, and none while the store is down or an operator
+    /// paused the consumer.
     func mayResume(_ partitions: [Partition]) -> [Partition] {
-        guard !storeDown else { return [] }
+        guard !holdingAll else { return [] }
         return partitions.filter { resumeAt[$0] == nil }
     }
 
     // MARK: Rebalances
 
     /// `partitions` are assigned: returns those to pause at once (all of them while the
-    /// store is down) and the done offsets left from before a revocation to commit if the
+    /// store is down or an operator paused the consumer) and the done offsets left from before a revocation to commit if the
     /// group's committed offset is still behind them.
     mutating func assign(_ partitions: [Partition]) -> (pause: [Partition], leftovers: [Partition: Int64]) {
         assigned.formUnion(partitions)
@@ -105,7 +125,7 @@ struct KafkaConsumerStateMachine: Sendable {
         for partition in partitions {
             if let offset = uncommitted.removeValue(forKey: partition) { leftovers[partition] = offset }
         }
-        return (storeDown ? partitions : [], leftovers)
+        return (holdingAll ? partitions : [], leftovers)
     }
 
     /// `partitions` are revoked, after their workers stopped and their final commit was

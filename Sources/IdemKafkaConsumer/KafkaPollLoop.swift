@@ -23,6 +23,7 @@ final class KafkaPollLoop {
     private var state = KafkaConsumerStateMachine()
     private var workers: [KafkaTopicPartition: KafkaPartitionWorker] = [:]
     private var probe: Task<Void, Never>?
+    private var lastWatermarkQuery: ContinuousClock.Instant?
 
     private var consumer: ConsumerConfig { context.consumer }
     private var logger: Logger { context.logger }
@@ -52,6 +53,9 @@ final class KafkaPollLoop {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             for event in inbox.take() {
                 try await perform(state.handle(event, now: clock.now))
+            }
+            if context.control.isPaused != state.operatorPaused {
+                try await followPause(context.control.isPaused, now: clock.now)
             }
             let due = state.resumeDue(now: clock.now)
             if !due.isEmpty { try await kafka.resume(due) }
@@ -106,6 +110,18 @@ final class KafkaPollLoop {
                 probe = nil
                 status.storeResumed()
             }
+        }
+    }
+
+    /// Pauses or resumes every assigned partition as an operator asked. The records already
+    /// routed to the workers are processed and committed as usual; polling goes on, so that
+    /// the consumer keeps its group membership.
+    private func followPause(_ paused: Bool, now: ContinuousClock.Instant) async throws {
+        try await perform(state.handle(paused ? .operatorPaused : .operatorResumed, now: now))
+        if paused {
+            logger.notice("paused by an operator: every partition paused; finishing the records received")
+        } else {
+            logger.notice("resumed by an operator")
         }
     }
 
@@ -316,12 +332,23 @@ final class KafkaPollLoop {
     }
 
     /// Sets `idem_kafka_lag` of each assigned partition: the high watermark librdkafka last
-    /// saw minus the offset below which every record is done (or the committed one).
+    /// saw minus the offset below which every record is done (or the committed one). While
+    /// an operator pauses the consumer nothing is fetched, so the watermarks are asked of the
+    /// brokers instead, every few seconds.
     private func reportLag() async {
         let positions = workers.map { ($0.key, $0.value.committable ?? state.committed[$0.key]) }
-        guard !positions.isEmpty,
-            let watermarks = try? await kafka.cachedHighWatermarks(positions.map(\.0))
-        else { return }
+        guard !positions.isEmpty else { return }
+        let watermarks: [KafkaTopicPartition: Int64]?
+        let now = ContinuousClock.now
+        if state.operatorPaused {
+            guard lastWatermarkQuery.map({ now - $0 >= .seconds(5) }) ?? true else { return }
+            lastWatermarkQuery = now
+            watermarks = try? await kafka.queriedHighWatermarks(positions.map(\.0), timeout: .seconds(2))
+        } else {
+            lastWatermarkQuery = nil
+            watermarks = try? await kafka.cachedHighWatermarks(positions.map(\.0))
+        }
+        guard let watermarks else { return }
         for (partition, done) in positions {
             guard let high = watermarks[partition], let done else { continue }
             context.metrics.logLag(stream: partition.topic, lane: partition.partition, high - done)

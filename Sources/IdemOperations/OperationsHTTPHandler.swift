@@ -2,18 +2,24 @@ import IdemConsumerKit
 import NIOCore
 import NIOHTTP1
 
-/// Answers the operations listener's requests: `GET /metrics`, `/healthz`, `/readyz`.
+/// Answers the operations listener's requests: `GET /metrics`, `/healthz`, `/readyz`, and
+/// the admin API's `/admin/…` when it is served there; or, on the admin API's own
+/// listener, only `/admin/…`.
 public final class OperationsHTTPHandler: ChannelInboundHandler {
     public typealias InboundIn = HTTPServerRequestPart
     public typealias OutboundOut = HTTPServerResponsePart
 
-    private let health: HealthState
+    private let health: HealthState?
     private let metrics: @Sendable () -> [UInt8]
+    private let admin: AdminAPI?
     private var request: HTTPRequestHead?
 
-    public init(health: HealthState, metrics: @escaping @Sendable () -> [UInt8]) {
+    /// A handler of the operations listener (`health` and `metrics`), with the admin API
+    /// if `admin` is given; without `health`, of the admin API alone.
+    public init(health: HealthState?, metrics: @escaping @Sendable () -> [UInt8], admin: AdminAPI? = nil) {
         self.health = health
         self.metrics = metrics
+        self.admin = admin
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -34,7 +40,18 @@ public final class OperationsHTTPHandler: ChannelInboundHandler {
         var status = HTTPResponseStatus.ok
         var contentType = "text/plain; charset=utf-8"
         var body: [UInt8]
-        if head.method != .GET && head.method != .HEAD {
+        var extraHeaders: [(String, String)] = []
+        if let admin, AdminAPI.handles(path) {
+            let answer = admin.respond(
+                method: head.method, path: path, authorization: head.headers.first(name: "Authorization"))
+            status = answer.status
+            contentType = "application/json"
+            body = answer.body
+            if status == .unauthorized { extraHeaders.append(("WWW-Authenticate", "Bearer realm=\"idem admin\"")) }
+        } else if health == nil {
+            status = .notFound
+            body = Array("not found; this is the admin API: try GET /admin/consumers\n".utf8)
+        } else if head.method != .GET && head.method != .HEAD {
             status = .methodNotAllowed
             body = Array("use GET\n".utf8)
         } else {
@@ -45,7 +62,7 @@ public final class OperationsHTTPHandler: ChannelInboundHandler {
             case "/healthz":
                 body = Array("ok\n".utf8)
             case "/readyz":
-                let readiness = health.readiness()
+                let readiness = health!.readiness()
                 status = readiness.ready ? .ok : .serviceUnavailable
                 body = Array(readiness.report.utf8)
             default:
@@ -56,6 +73,7 @@ public final class OperationsHTTPHandler: ChannelInboundHandler {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: String(body.count))
+        for (name, value) in extraHeaders { headers.add(name: name, value: value) }
         let keepAlive = head.isKeepAlive
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         let response = HTTPResponseHead(version: head.version, status: status, headers: headers)

@@ -80,14 +80,28 @@ public struct WorkerRuntime: Sendable {
         // Shutdown runs in reverse order: the retention sweepers stop first, then the
         // consumers, then the per-minute counts are written, then the listener and the
         // pool close.
+        let metrics = config.consumers.map { ConsumerMetrics(consumer: $0.name, minutes: minutes) }
+        let controls = config.consumers.map { _ in ConsumerControl() }
+        for (consumer, control) in zip(config.consumers, controls) { health.attach(control, to: consumer.name) }
+        let admin: AdminAPI? =
+            config.admin.enabled
+            ? AdminAPI(
+                roster: ConsumerRoster(
+                    entries: zip(config.consumers, zip(controls, metrics)).map { consumer, pair in
+                        ConsumerRoster.Entry(
+                            name: consumer.name, broker: consumer.source.kind.rawValue, control: pair.0,
+                            metrics: pair.1)
+                    }, health: health), token: config.admin.token)
+            : nil
         var supporting = [NamedService(description: "postgres", service: database)]
         if config.metrics.enabled {
+            let shared = config.admin.listen == .metrics ? admin : nil
             supporting.append(
                 NamedService(
                     description: "operations listener",
                     service: OperationsServer(
                         host: config.metrics.host, port: config.metrics.port, health: health, metrics: metricsText,
-                        logger: logger)))
+                        admin: shared, logger: logger)))
             supporting.append(
                 NamedService(
                     description: "postgres monitor",
@@ -95,15 +109,20 @@ public struct WorkerRuntime: Sendable {
                         url: config.postgres.url, connectTimeout: config.postgres.connectTimeout, table: table,
                         pool: pool, health: health, interval: .seconds(2), logger: logger)))
         }
+        if let admin, case .address(let host, let port) = config.admin.listen {
+            supporting.append(
+                NamedService(
+                    description: "admin API",
+                    service: OperationsServer(adminHost: host, port: port, admin: admin, logger: logger)))
+        }
         supporting.append(
             NamedService(
                 description: "stats writer",
                 service: StatsFlusher(
                     minutes: minutes, pool: pool, table: table, readiness: readiness, interval: .seconds(10),
                     logger: logger)))
-        let metrics = config.consumers.map { ConsumerMetrics(consumer: $0.name, minutes: minutes) }
         var consumers: [NamedService] = []
-        for (consumer, metrics) in zip(config.consumers, metrics) {
+        for ((consumer, metrics), control) in zip(zip(config.consumers, metrics), controls) {
             let handler = handlers[consumer.name]!
             // A statement handler's SQL runs pipelined inside the dedup transaction, which
             // the store recognises by its type: it is timed as the transaction's round trip.
@@ -111,7 +130,7 @@ public struct WorkerRuntime: Sendable {
                 handler is any StatementHandler ? handler : MeasuredHandler(handler: handler, metrics: metrics)
             let context = ConsumerContext(
                 consumer: consumer, store: store, handler: measured, readiness: readiness, metrics: metrics,
-                health: health, logger: logger)
+                health: health, control: control, logger: logger)
             let supervisor = ConsumerSupervisor(adapter: try brokers.adapter(for: consumer), context: context)
             consumers.append(NamedService(description: supervisor.description, service: supervisor))
         }

@@ -8,7 +8,7 @@ import Testing
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
-private let minimal = """
+let minimal = """
     postgres:
       url: postgres://idem@127.0.0.1:5432/idem
     consumers:
@@ -22,11 +22,11 @@ private let minimal = """
           params: [id]
     """
 
-private func load(_ yaml: String, env: [String: String] = [:]) throws(ConfigError) -> WorkerConfig {
+func load(_ yaml: String, env: [String: String] = [:]) throws(ConfigError) -> WorkerConfig {
     try ConfigLoader.parse(yaml: yaml, file: "worker.yaml", environment: env)
 }
 
-private func issues(_ yaml: String, env: [String: String] = [:]) -> [ConfigIssue] {
+func issues(_ yaml: String, env: [String: String] = [:]) -> [ConfigIssue] {
     do {
         _ = try load(yaml, env: env)
         Issue.record("the configuration was accepted")

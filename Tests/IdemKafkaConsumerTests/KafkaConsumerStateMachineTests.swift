@@ -49,6 +49,30 @@ struct KafkaConsumerStateMachineTests {
         #expect(machine.handle(.storeAnswered, now: start).isEmpty, "answered once")
     }
 
+    @Test func anOperatorPauseHoldsEveryPartitionUntilResumed() {
+        var machine = assigned()
+        #expect(machine.handle(.operatorPaused, now: start) == [.pause([Self.p0, Self.p1])])
+        #expect(machine.handle(.operatorPaused, now: start).isEmpty, "paused once")
+        #expect(machine.mayResume([Self.p0, Self.p1]).isEmpty, "back-pressure does not resume a paused consumer")
+        let p2 = KafkaTopicPartition(topic: "t", partition: 2)
+        #expect(machine.assign([p2]).pause == [p2], "a partition assigned while paused starts paused")
+        _ = machine.handle(.retry(Self.p0, offset: 3, delay: .seconds(1), generation: 1), now: start)
+        #expect(machine.resumeDue(now: start + .seconds(2)).isEmpty, "a retry's end does not resume it either")
+        #expect(machine.handle(.operatorResumed, now: start + .seconds(2)) == [.resume([Self.p1, p2])])
+        #expect(machine.resumeDue(now: start + .seconds(2)) == [Self.p0], "the retry resumes on its own schedule")
+        #expect(machine.handle(.operatorResumed, now: start).isEmpty, "resumed once")
+    }
+
+    @Test func theStoresReturnDoesNotUndoAnOperatorPauseNorTheResumeTheStorePause() {
+        var machine = assigned()
+        _ = machine.handle(.operatorPaused, now: start)
+        _ = machine.handle(.storeUnavailable(Self.p0, offset: 1, generation: 1), now: start)
+        #expect(machine.handle(.storeAnswered, now: start) == [.storeBack], "still paused by the operator")
+        _ = machine.handle(.storeUnavailable(Self.p1, offset: 1, generation: 1), now: start)
+        #expect(machine.handle(.operatorResumed, now: start).isEmpty, "still paused while the store is away")
+        #expect(machine.handle(.storeAnswered, now: start) == [.storeBack, .resume([Self.p0, Self.p1])])
+    }
+
     @Test func thePartitionWaitingOutARetryStaysPausedWhenTheStoreReturns() {
         var machine = assigned()
         _ = machine.handle(.retry(Self.p0, offset: 1, delay: .seconds(5), generation: 1), now: start)

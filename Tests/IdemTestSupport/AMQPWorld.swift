@@ -44,11 +44,12 @@ public struct AMQPWorld {
         return try await connection.query(statement, parameters, prepared: false)
     }
 
-    /// A worker configuration for this world.
+    /// A worker configuration for this world; `extra` is added at the top level (e.g. an
+    /// `admin:` section).
     public func config(
         id: String = "[message_id]", sql: String? = nil, params: String = "[id, body]", retry: String = "{}",
         batch: String = "{size: 50, max_wait: 20ms}", concurrency: Int = 4, prefetch: Int = 100,
-        deadLetterExchange: String? = nil, handler: String? = nil, dedup: String = "{}"
+        deadLetterExchange: String? = nil, handler: String? = nil, dedup: String = "{}", extra: String = ""
     ) throws -> URL {
         let statement = sql ?? "INSERT INTO \(effects)(id, body) VALUES ($1, $2)"
         let handlerBlock = handler ?? "{sql: \"\(statement)\", params: \(params)}"
@@ -60,6 +61,7 @@ public struct AMQPWorld {
             shutdown: {grace_period: 10s}
             logging: {level: info}
             metrics: {listen: "127.0.0.1:0"}
+            \(extra)
             consumers:
               - name: \(name)
                 source:

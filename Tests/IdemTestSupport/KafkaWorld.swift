@@ -77,11 +77,12 @@ public final class KafkaWorld: Sendable {
         return try await connection.query(statement, parameters, prepared: false)
     }
 
-    /// A worker configuration for this world.
+    /// A worker configuration for this world; `extra` is added at the top level (e.g. an
+    /// `admin:` section).
     public func config(
         id: String = "[{header: event-id}]", sql: String? = nil, params: String = "[id, body, source]",
         retry: String = "{}", batch: String = "{size: 50, max_wait: 20ms}", concurrency: Int = 4,
-        commitInterval: String = "200ms", extraProperties: String = ""
+        commitInterval: String = "200ms", extraProperties: String = "", extra: String = ""
     ) throws -> URL {
         let statement = sql ?? "INSERT INTO \(effects)(id, body, source) VALUES ($1, $2, $3)"
         return try IdemProcess.temporaryFile(
@@ -92,6 +93,7 @@ public final class KafkaWorld: Sendable {
             shutdown: {grace_period: 10s}
             logging: {level: info}
             metrics: {listen: "127.0.0.1:0"}
+            \(extra)
             consumers:
               - name: \(name)
                 source:

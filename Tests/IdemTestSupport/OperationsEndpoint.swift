@@ -9,12 +9,15 @@ public struct OperationsEndpoint: Sendable {
     /// `http://host:port`.
     public let base: URL
 
-    /// The listener of `worker`, from the line it logs once listening.
-    public static func of(_ worker: WorkerProcess, within seconds: Double = 30) async throws -> OperationsEndpoint {
+    /// The listener of `worker`, from the line it logs once listening (`what`: the
+    /// operations listener, or the `admin API`'s own).
+    public static func of(
+        _ worker: WorkerProcess, _ what: String = "operations listener", within seconds: Double = 30
+    ) async throws -> OperationsEndpoint {
         let deadline = Date().addingTimeInterval(seconds)
         while true {
             let log = worker.logText
-            if let range = log.range(of: "operations listener on http://") {
+            if let range = log.range(of: "\(what) on http://") {
                 let address = log[range.upperBound...].prefix { !$0.isWhitespace }
                 return OperationsEndpoint(base: URL(string: "http://\(address)")!)
             }
@@ -25,9 +28,14 @@ public struct OperationsEndpoint: Sendable {
         }
     }
 
-    /// GETs `path`: the status code and the body as text.
-    public func get(_ path: String) async throws -> (status: Int, body: String) {
+    /// GETs `path` (or sends `method`, with `Authorization: Bearer token` when given): the
+    /// status code and the body as text.
+    public func get(_ path: String, method: String = "GET", token: String? = nil) async throws -> (
+        status: Int, body: String
+    ) {
         var request = URLRequest(url: base.appendingPathComponent(path))
+        request.httpMethod = method
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         request.timeoutInterval = 10
         let (data, response) = try await URLSession.shared.data(for: request)
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
