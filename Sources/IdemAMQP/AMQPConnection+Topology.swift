@@ -113,6 +113,21 @@ extension AMQPConnection {
         if ok == nil { throw rpcFailure(state, operation: operation) }
     }
 
+    /// Checks that an exchange exists, without changing it (a passive `exchange.declare`).
+    ///
+    /// - Throws: ``AMQPError``; an exchange that does not exist is a
+    ///   ``AMQPError/Kind/channelClosed`` with reply code 404.
+    public func inspectExchange(_ name: String) async throws(AMQPError) {
+        let operation = "exchange.declare (passive) '\(name)'"
+        try checkShortString(name, what: "the exchange name", operation: operation)
+        let state = try readyState(operation: operation)
+        let arena = AMQPArena()
+        let ok = amqp_exchange_declare(
+            state, Self.channel, arena.bytes(name), arena.bytes("direct"), 1, 0, 0, 0, amqp_empty_table)
+        defer { amqp_maybe_release_buffers(state) }
+        if ok == nil { throw rpcFailure(state, operation: operation) }
+    }
+
     /// Deletes an exchange (and its bindings).
     ///
     /// - Parameter ifUnused: delete only if no queue or exchange is bound to it.

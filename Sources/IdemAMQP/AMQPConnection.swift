@@ -71,6 +71,9 @@ public actor AMQPConnection {
     var cancelledByServer: [String] = []
     /// When a call last used the connection.
     var lastActivity = ContinuousClock.now
+    /// What the broker said about itself when the connection opened (`product`, `version`,
+    /// `capabilities`).
+    public private(set) var serverProperties: AMQPTable = [:]
     var keepAliveTask: Task<Void, Never>?
     /// Why the broker blocks publishing on this connection (`connection.blocked`, e.g. a
     /// memory or disk alarm), or `nil` when it does not.
@@ -212,6 +215,9 @@ public actor AMQPConnection {
                 replyCode: error.replyCode, replyText: error.replyText,
                 libraryStatus: error.libraryStatus)
         }
+        if let properties = amqp_get_server_properties(state) {
+            serverProperties = AMQPTable(properties.pointee)
+        }
         self.rpcTimeout = rpcTimeout
         if let rpcTimeout {
             var limit = timeval(rpcTimeout)
@@ -234,6 +240,17 @@ public actor AMQPConnection {
                 "endpoint": "\(url.endpoint)", "vhost": "\(url.vhost)", "tls": "\(url.usesTLS)",
                 "heartbeat": "\(negotiated)",
             ])
+    }
+
+    /// The broker's version (`3.10.8`, `4.0.5`), from its server properties.
+    public var serverVersion: String? {
+        guard case .some(let value) = serverProperties["version"] else { return nil }
+        return value.stringValue
+    }
+
+    /// The major version of the broker (`4` for `4.0.5`), when it says.
+    public var serverMajorVersion: Int? {
+        serverVersion.flatMap { $0.split(separator: ".").first.flatMap { Int($0) } }
     }
 
     /// A TCP socket, or for `amqps://` a TLS socket set up from `tls`.

@@ -22,6 +22,20 @@ public struct AMQPBrokerAdapter: BrokerAdapter {
         return AMQPConsumerSession(context: context, source: source)
     }
 
+    public func checkBroker(for consumer: ConsumerConfig, timeout: Duration, logger: Logger) async -> BrokerCheck {
+        guard case .amqp(let source) = consumer.source else { return BrokerCheck() }
+        do {
+            let connection = try await AMQPConnection.connect(
+                url: source.url, tls: source.tlsOptions, connectionName: "idem check-config", connectTimeout: timeout,
+                rpcTimeout: timeout, logger: logger)
+            defer { Task { await connection.close() } }
+            return BrokerCheck(
+                problems: try await AMQPTopologyCheck.problems(connection, source: source, consumer: consumer))
+        } catch {
+            return BrokerCheck(notes: ["consumer \(consumer.name): the queue on RabbitMQ was not checked: \(error)"])
+        }
+    }
+
     public func openDeadLetterChannel(for consumer: ConsumerConfig, logger: Logger) async throws
         -> any DeadLetterChannel
     {

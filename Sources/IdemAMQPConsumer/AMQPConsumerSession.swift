@@ -33,6 +33,8 @@ struct AMQPConsumerSession: ConsumerSession {
         let stream: AMQPDeliveryStream
         var tag: String?
         do {
+            let problems = try await AMQPTopologyCheck.problems(connection, source: source, consumer: consumer)
+            if !problems.isEmpty { throw SourceMisconfigured(problems) }
             try await declareTopology(connection)
             try await connection.setPrefetch(count: source.prefetch)
             try await connection.confirmSelect()
@@ -177,25 +179,46 @@ struct AMQPConsumerSession: ConsumerSession {
             verifyPeer: source.tls.verify, verifyHostname: source.tls.verify)
     }
 
+    /// Declares the queue, its dead-letter route and (for a named dead-letter exchange) the
+    /// exchange; an object that exists with other settings (`406 PRECONDITION_FAILED`) is a
+    /// ``SourceMisconfigured``.
     private func declareTopology(_ connection: AMQPConnection) async throws {
         guard source.declare else { return }
+        do {
+            try await declareEachObject(connection)
+        } catch let error as AMQPError where error.replyCode == 406 {
+            throw SourceMisconfigured([
+                "consumers.\(consumer.name).source.amqp.declare: \(error.message); an object with that name exists with other settings: make queue_type (and delivery_limit) say what it is, or delete it to have it declared again"
+            ])
+        }
+    }
+
+    private func declareEachObject(_ connection: AMQPConnection) async throws {
         _ = try await connection.declareQueue(
-            name: source.queue, durable: true, exclusive: false, autoDelete: false, arguments: AMQPTable())
+            name: source.queue, durable: true, exclusive: false, autoDelete: false,
+            arguments: AMQPTopologyCheck.queueArguments(source))
         if source.deadLetterExchange.isEmpty {
             // The default exchange routes the dead letters to the queue named by the key.
             _ = try await connection.declareQueue(
                 name: source.deadLetterRoutingKey, durable: true, exclusive: false, autoDelete: false,
-                arguments: AMQPTable())
+                arguments: deadLetterQueueArguments)
         } else {
             // A named dead-letter exchange: a durable direct exchange, and `<queue>.dlq`
             // bound to it with the routing key.
             let deadLetterQueue = "\(source.queue).dlq"
             try await connection.declareExchange(name: source.deadLetterExchange, type: "direct", durable: true)
             _ = try await connection.declareQueue(
-                name: deadLetterQueue, durable: true, exclusive: false, autoDelete: false, arguments: AMQPTable())
+                name: deadLetterQueue, durable: true, exclusive: false, autoDelete: false,
+                arguments: deadLetterQueueArguments)
             try await connection.bindQueue(
                 queue: deadLetterQueue, exchange: source.deadLetterExchange, routingKey: source.deadLetterRoutingKey)
         }
+    }
+
+    /// The dead-letter queue is of the source's type: a quorum source keeps its dead letters
+    /// replicated too.
+    private var deadLetterQueueArguments: AMQPTable {
+        source.queueType == .quorum ? ["x-queue-type": .utf8("quorum")] : AMQPTable()
     }
 
     // MARK: A batch

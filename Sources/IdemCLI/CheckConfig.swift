@@ -15,6 +15,12 @@ struct CheckConfig: AsyncParsableCommand {
         discussion: """
             Problems are printed as FILE:LINE:COLUMN: KEY.PATH: what was expected. Exit 2 if any.
 
+            For RabbitMQ consumers the broker is asked (changing nothing) whether an existing \
+            queue is of the configured queue_type, whether the dead-letter route exists when \
+            declare is false, and whether a quorum queue's default delivery limit (20 from \
+            RabbitMQ 4) leaves room for the attempts with retry_via: requeue: the checks idem \
+            run makes before it consumes. A problem there is an error (exit 2).
+
             Warnings (standard error) name settings that are valid but probably wrong, such as a \
             dedup retention not longer than the redelivery horizon. For Kafka consumers the \
             brokers are asked for each topic's retention (retention.ms, cleanup.policy; at most \
@@ -69,6 +75,18 @@ struct CheckConfig: AsyncParsableCommand {
             runtime.brokerProblems().map(\.description) + (await runtime.handlerProblems()).map(\.description)
         guard problems.isEmpty else {
             throw CLIFailure.config(problems.map { "\(path): \($0)" }.joined(separator: "\n"))
+        }
+        if !offline {
+            var brokerProblems: [String] = []
+            for consumer in config.consumers {
+                guard let adapter = Registrations.brokers[consumer.source.kind] else { continue }
+                let check = await adapter.checkBroker(for: consumer, timeout: Self.kafkaTimeout, logger: logger)
+                brokerProblems += check.problems
+                for note in check.notes { printError("note: \(note)") }
+            }
+            if !brokerProblems.isEmpty {
+                throw CLIFailure.config(brokerProblems.map { "\(path): \($0)" }.joined(separator: "\n"))
+            }
         }
         let libraries = runtime.clientLibraries()
         lines.append("  client libraries: \(libraries.map(\.description).joined(separator: ", "))")

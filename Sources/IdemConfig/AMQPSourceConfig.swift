@@ -26,6 +26,31 @@ public struct AMQPSourceConfig: Sendable, Hashable {
     public var connectionName: String?
     /// TLS settings for `amqps://`.
     public var tls: TLSSettings
+    /// The queue's type: what idem declares, and what it checks the broker has.
+    public var queueType: QueueType
+    /// A quorum queue's `x-delivery-limit`: set when idem declares the queue; otherwise
+    /// what the broker has (by argument or policy). `nil`: the broker's default, unlimited
+    /// before RabbitMQ 4.0 and 20 from 4.0.
+    public var deliveryLimit: Int?
+    /// The broker's `consumer_timeout`: how long it lets a delivery go unacknowledged before
+    /// it closes the channel (RabbitMQ's default: 30 minutes). idem cannot read it over
+    /// AMQP; it checks its handler timeout against this value.
+    public var consumerTimeout: Duration
+
+    /// RabbitMQ queue types.
+    public enum QueueType: String, Sendable, Hashable, CaseIterable {
+        /// A classic queue.
+        case classic
+        /// A quorum queue (replicated, RabbitMQ's recommendation for durable work): it counts
+        /// deliveries (`x-delivery-count`) and may drop or dead-letter a message past its
+        /// delivery limit.
+        case quorum
+    }
+
+    /// RabbitMQ's default `consumer_timeout`: 30 minutes.
+    public static let defaultConsumerTimeout = Duration.seconds(1800)
+    /// The delivery limit of quorum queues that set none, from RabbitMQ 4.0.
+    public static let rabbitMQ4DefaultDeliveryLimit = 20
 
     /// Retry routes.
     public enum RetryVia: String, Sendable, Hashable, CaseIterable {
@@ -40,7 +65,8 @@ public struct AMQPSourceConfig: Sendable, Hashable {
         url: String, queue: String, prefetch: Int = 2000, declare: Bool = false,
         deadLetterExchange: String = "", deadLetterRoutingKey: String? = nil,
         retryVia: RetryVia = .delayQueue, heartbeat: Duration = .seconds(30),
-        connectionName: String? = nil, tls: TLSSettings = TLSSettings()
+        connectionName: String? = nil, tls: TLSSettings = TLSSettings(), queueType: QueueType = .classic,
+        deliveryLimit: Int? = nil, consumerTimeout: Duration = AMQPSourceConfig.defaultConsumerTimeout
     ) {
         self.url = url
         self.queue = queue
@@ -52,6 +78,9 @@ public struct AMQPSourceConfig: Sendable, Hashable {
         self.heartbeat = heartbeat
         self.connectionName = connectionName
         self.tls = tls
+        self.queueType = queueType
+        self.deliveryLimit = deliveryLimit
+        self.consumerTimeout = consumerTimeout
     }
 
     /// What its messages carry beyond a body and headers: a `message-id` property.

@@ -31,6 +31,7 @@ public enum ConfigWarnings {
                     "\(prefix).source.amqp.prefetch (\(amqp.prefetch)) is below batch.size × concurrency (\(consumer.batch.size) × \(consumer.concurrency)): fewer batches can be in flight than concurrency allows"
                 )
             }
+            warnings += SafetyChecks.warnings(consumer)
             if case .amqp(let amqp) = consumer.source, amqp.retryVia == .requeue, consumer.retry.maxAttempts > 1 {
                 warnings.append(
                     "\(prefix).source.amqp.retry_via: 'requeue' redelivers at once, without the configured backoff")

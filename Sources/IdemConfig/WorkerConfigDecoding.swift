@@ -237,9 +237,18 @@ enum WorkerConfigDecoding {
         guard let name, let source, let identity, let handler, let dedup, let retry, let concurrency,
             let batch, let maxBody, isConsumerName(name)
         else { return nil }
-        return ConsumerConfig(
+        let consumer = ConsumerConfig(
             name: name, source: source, identity: identity, handler: handler, dedup: dedup, retry: retry,
             concurrency: concurrency, batch: batch, maxBodyBytes: maxBody)
+        for problem in SafetyChecks.problems(consumer) {
+            let node: ConfigValue?
+            switch problem.at {
+            case .source: node = map["source"]
+            case .handler: node = map["handler"]
+            }
+            (node ?? value).report(problem.message)
+        }
+        return consumer
     }
 
     static func isConsumerName(_ name: String) -> Bool {
@@ -270,7 +279,8 @@ enum WorkerConfigDecoding {
         guard
             let map = value.mapping(keys: [
                 "url", "queue", "prefetch", "declare", "dead_letter_exchange", "dead_letter_routing_key",
-                "retry_via", "heartbeat", "connection_name", "tls",
+                "retry_via", "heartbeat", "connection_name", "tls", "queue_type", "delivery_limit",
+                "consumer_timeout",
             ])
         else { return nil }
         let url = map.required("url", what: "an amqp:// or amqps:// URL")?.string()
@@ -288,6 +298,15 @@ enum WorkerConfigDecoding {
         if let heartbeat = map["heartbeat"]?.duration(atLeast: .zero) { config.heartbeat = heartbeat }
         if let name = map["connection_name"]?.string() { config.connectionName = name }
         if let tlsValue = map["tls"], let tls = tlsSettings(tlsValue) { config.tls = tls }
+        if let type = map["queue_type"]?.oneOf(AMQPSourceConfig.QueueType.self) { config.queueType = type }
+        if let limitValue = map["delivery_limit"], let limit = limitValue.int(in: 1...1_000_000) {
+            if config.queueType == .quorum {
+                config.deliveryLimit = limit
+            } else {
+                limitValue.report("delivery_limit is a quorum queue's setting; set queue_type: quorum, or leave it out")
+            }
+        }
+        if let timeout = map["consumer_timeout"]?.duration(atLeast: .seconds(1)) { config.consumerTimeout = timeout }
         return config
     }
 

@@ -28,6 +28,11 @@ public protocol BrokerAdapter: Sendable {
     /// means its settings cannot work (the supervisor stops the worker).
     func makeSession(_ context: ConsumerContext) throws -> any ConsumerSession
 
+    /// Asks the broker whether `consumer`'s settings fit what it has (the checks each session
+    /// runs before it takes a message), changing nothing, within `timeout`; for
+    /// `idem check-config`.
+    func checkBroker(for consumer: ConsumerConfig, timeout: Duration, logger: Logger) async -> BrokerCheck
+
     /// The dead letters of `consumer`, for `idem dlq`.
     ///
     /// - Throws: the broker client's error (naming the endpoint, never a password), or
@@ -61,4 +66,9 @@ extension BrokerAdapter {
 
     /// None.
     public var clientLibrary: ClientLibrary? { nil }
+
+    /// Nothing to check.
+    public func checkBroker(for consumer: ConsumerConfig, timeout: Duration, logger: Logger) async -> BrokerCheck {
+        BrokerCheck()
+    }
 }

@@ -10,8 +10,8 @@ import ServiceLifecycle
 /// after a backoff (``BrokerAdapter/reconnectBackoff``, reset once a session connects); a
 /// session that ends with ``StoreUnavailable`` pauses the consumer until the store
 /// answers, then a new one starts at once; `/readyz` shows each state. A session the
-/// adapter cannot make (``BrokerAdapter/makeSession(_:)`` throws) ends the supervisor with
-/// that error.
+/// adapter cannot make (``BrokerAdapter/makeSession(_:)`` throws), or one that finds the
+/// broker's side misconfigured (``SourceMisconfigured``), ends the supervisor with that error.
 public struct ConsumerSupervisor: Service, CustomStringConvertible {
     let adapter: any BrokerAdapter
     let context: ConsumerContext
@@ -64,6 +64,10 @@ public struct ConsumerSupervisor: Service, CustomStringConvertible {
                 }
             } catch is CancellationError {
                 return
+            } catch let misconfigured as SourceMisconfigured {
+                // The broker's side does not fit the settings: reconnecting cannot help.
+                context.logger.error("\(adapter.brokerName) consumer cannot start safely: \(misconfigured)")
+                throw misconfigured
             } catch {
                 if status.didConnect {
                     connectedBefore = true

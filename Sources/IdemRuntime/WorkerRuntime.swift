@@ -171,6 +171,7 @@ public struct WorkerRuntime: Sendable {
                 "clients": .string(libraries.map(\.description).joined(separator: ", ")),
             ])
         for advice in libraries.compactMap(\.advice) { logger.notice("\(advice)") }
+        for warning in ConfigWarnings.warnings(for: config) { logger.warning("\(warning)") }
         if let problem = brokerProblems().first { throw problem }
         var prepared: [String: HandlerFactory.Prepared] = [:]
         do {

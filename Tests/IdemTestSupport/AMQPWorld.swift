@@ -19,16 +19,23 @@ public struct AMQPWorld {
     public var table: String { "pm_\(name)" }
     public var effects: String { "effects_\(name)" }
 
-    public static func make() async throws -> AMQPWorld {
+    /// A world with its queue declared with `queueArguments` (classic by default) and,
+    /// unless `deadLetterQueue` is false, its dead-letter queue.
+    public static func make(
+        queueArguments: AMQPTable = AMQPTable(), deadLetterQueue: Bool = true
+    ) async throws -> AMQPWorld {
         let world = AMQPWorld(
             postgresURL: try ServiceEnvironment.postgresURL(), amqpURL: try ServiceEnvironment.amqpURL(),
             name: UUID().uuidString.prefix(10).lowercased().replacingOccurrences(of: "-", with: ""))
         try await world.sql("CREATE TABLE \(world.effects) (id text NOT NULL, body text)")
         let connection = try await world.amqp()
         _ = try await connection.declareQueue(
-            name: world.queue, durable: true, exclusive: false, autoDelete: false, arguments: AMQPTable())
-        _ = try await connection.declareQueue(
-            name: world.deadLetterQueue, durable: true, exclusive: false, autoDelete: false, arguments: AMQPTable())
+            name: world.queue, durable: true, exclusive: false, autoDelete: false, arguments: queueArguments)
+        if deadLetterQueue {
+            _ = try await connection.declareQueue(
+                name: world.deadLetterQueue, durable: true, exclusive: false, autoDelete: false,
+                arguments: AMQPTable())
+        }
         await connection.close()
         return world
     }
@@ -45,11 +52,12 @@ public struct AMQPWorld {
     }
 
     /// A worker configuration for this world; `extra` is added at the top level (e.g. an
-    /// `admin:` section).
+    /// `admin:` section), `sourceExtra` to the `amqp:` source (e.g. `queue_type: quorum`).
     public func config(
         id: String = "[message_id]", sql: String? = nil, params: String = "[id, body]", retry: String = "{}",
         batch: String = "{size: 50, max_wait: 20ms}", concurrency: Int = 4, prefetch: Int = 100,
-        deadLetterExchange: String? = nil, handler: String? = nil, dedup: String = "{}", extra: String = ""
+        deadLetterExchange: String? = nil, handler: String? = nil, dedup: String = "{}", extra: String = "",
+        declare: Bool = true, sourceExtra: String = ""
     ) throws -> URL {
         let statement = sql ?? "INSERT INTO \(effects)(id, body) VALUES ($1, $2)"
         let handlerBlock = handler ?? "{sql: \"\(statement)\", params: \(params)}"
@@ -69,8 +77,9 @@ public struct AMQPWorld {
                     url: \(amqpURL)
                     queue: \(queue)
                     prefetch: \(prefetch)
-                    declare: true
+                    declare: \(declare)
                     dead_letter_exchange: "\(deadLetterExchange ?? "")"
+                    \(sourceExtra)
                 id: \(id)
                 handler: \(handlerBlock)
                 dedup: \(dedup)
@@ -126,12 +135,20 @@ public struct AMQPWorld {
         return out
     }
 
+    /// The messages ready in `name` (the world's queue by default); 0 when it does not
+    /// exist. Asked passively, so that a queue of any type can be read.
     public func queueDepth(_ name: String? = nil) async throws -> UInt32 {
         let connection = try await amqp()
-        let info = try await connection.declareQueue(
-            name: name ?? queue, durable: true, exclusive: false, autoDelete: false, arguments: AMQPTable())
+        var depth: UInt32 = 0
+        var failure: AMQPError?
+        do {
+            depth = try await connection.inspectQueue(name ?? queue).messageCount
+        } catch {
+            if error.replyCode != 404 { failure = error }
+        }
         await connection.close()
-        return info.messageCount
+        if let failure { throw failure }
+        return depth
     }
 
     public func cleanUp() async throws {
