@@ -62,13 +62,17 @@ struct DLQList: AsyncParsableCommand {
         print(heading(listing, consumer: consumer.name, channel: channel.name))
         guard !listing.entries.isEmpty else { return }
         var rows = [
-            ["#", "ID", "REASON", "ATTEMPTS", "DEAD-LETTERED", "FIRST-SEEN", "SOURCE", "REPLAYED", "LAST ERROR"]
+            [
+                "#", "ID", "REASON", "GROUP", "ATTEMPTS", "DEAD-LETTERED", "FIRST-SEEN", "SOURCE", "REPLAYED",
+                "LAST ERROR",
+            ]
         ]
         for entry in listing.entries {
             let letter = entry.letter
             let metadata = letter.metadata
             rows.append([
-                String(letter.position), letter.id, metadata.reason ?? "-", metadata.attempts.map { String($0) } ?? "-",
+                String(letter.position), letter.id, metadata.reason ?? "-", letter.fingerprint.group,
+                metadata.attempts.map { String($0) } ?? "-",
                 EpochTime.text(letter.deadLetteredAt), EpochTime.text(metadata.firstSeen), metadata.source ?? "-",
                 DeadLetterText.replayState(entry), DeadLetterText.shortened(metadata.lastError ?? "", to: 80),
             ])

@@ -20,7 +20,8 @@ struct DLQReplay: AsyncParsableCommand {
             with its body, key, properties and headers, its x-idem-* headers replaced by \
             x-idem-replay-id (the audit row), and confirmed by the broker; then it is taken off \
             the dead-letter queue (a Kafka topic keeps it: the audit refuses it next time). \
-            Exits 0 only when nothing was refused, failed or missing.
+            --group takes the dead letters of one failure group (idem dlq groups). Exits 0 only \
+            when nothing was refused, failed or missing.
             """
     )
 
@@ -31,11 +32,16 @@ struct DLQReplay: AsyncParsableCommand {
         help: ArgumentHelp("A message ID to replay (repeatable), as `idem dlq list` shows it.", valueName: "id"))
     var ids: [String] = []
 
-    @Flag(help: "Replay every dead letter of the consumer (with --reason: every one with that reason).")
+    @Flag(help: "Replay every dead letter of the consumer (with --reason or --group: every one of those).")
     var all = false
 
     @Option(help: ArgumentHelp("Only dead letters with this reason code (poison takes poison:*).", valueName: "code"))
     var reason: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Only dead letters of this failure group, as `idem dlq groups` shows it.", valueName: "group"))
+    var group: String?
 
     @Option(help: ArgumentHelp("Replay at most this many dead letters.", valueName: "n"))
     var limit: Int?
@@ -53,62 +59,20 @@ struct DLQReplay: AsyncParsableCommand {
     var by: String?
 
     func validate() throws {
-        if ids.isEmpty == !all { throw ValidationError("give either --id (one or more) or --all") }
+        if ids.isEmpty == !(all || group != nil) {
+            throw ValidationError("give either --id (one or more), --group or --all")
+        }
         if let limit, limit < 1 { throw ValidationError("--limit: expected a number of at least 1, got \(limit)") }
         if let by, by.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--by must not be empty") }
     }
 
     func run() async throws {
-        let (config, consumer) = try options.load()
-        let logger = DLQOptions.logger(config)
-        let (connection, audit) = try await DLQOptions.connectAudit(config, command: "dlq replay", logger: logger)
-        let channel: any DeadLetterChannel
-        do {
-            channel = try await DLQOptions.openChannel(consumer, command: "dlq replay", logger: logger)
-        } catch {
-            await connection.close()
-            throw error
-        }
-        let replayer = DeadLetterReplayer(
-            consumer: consumer, channel: channel, audit: audit,
-            options: ReplayOptions(
-                selection: ReplaySelection(ids: all ? nil : Set(ids), reason: reason, limit: limit), force: force,
-                keepDedupRow: keepDedupRow, dryRun: dryRun, replayedBy: by ?? Self.defaultUser()))
-        let progress = TerminalProgress(dryRun ? "checking" : "replaying", total: channel.count)
-        let output = LineOutput(progressShown: TerminalProgress.standardErrorIsTerminal)
-        var counts = (replayed: 0, refused: 0)
-        let summary: ReplaySummary
-        do {
-            summary = try await replayer.run { event in
-                switch event {
-                case .examined:
-                    progress.advance(detail: "(\(counts.replayed) replayed, \(counts.refused) refused)")
-                    return
-                case .replayed, .wouldReplay:
-                    counts.replayed += 1
-                    output.out(event.message(consumer: consumer.name, deadLetters: channel.name))
-                case .refused, .refusedInRun:
-                    counts.refused += 1
-                    output.error(event.message(consumer: consumer.name, deadLetters: channel.name))
-                case .failed, .notFound:
-                    output.error(event.message(consumer: consumer.name, deadLetters: channel.name))
-                }
-            }
-        } catch {
-            progress.finish()
-            await channel.close()
-            await connection.close()
-            throw CLIFailure.runtime("idem dlq replay: \(consumer.name): stopped: \(error)")
-        }
-        progress.finish(detail: "(\(counts.replayed) replayed, \(counts.refused) refused)")
-        await channel.close()
-        await connection.close()
-        var line = "\(consumer.name): \(summary)"
-        if summary.otherConsumers > 0 {
-            line += " (\(summary.otherConsumers) dead letters of other consumers passed over)"
-        }
-        print(line)
-        if !summary.succeeded { throw ExitCode(1) }
+        try await DLQRun.take(
+            options: options,
+            replay: ReplayOptions(
+                selection: ReplaySelection(
+                    ids: ids.isEmpty ? nil : Set(ids), reason: reason, limit: limit, group: group),
+                force: force, keepDedupRow: keepDedupRow, dryRun: dryRun, replayedBy: by ?? Self.defaultUser()))
     }
 
     /// `$USER@hostname`.

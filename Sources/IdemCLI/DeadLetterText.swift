@@ -50,7 +50,7 @@ enum DeadLetterText {
         guard let covering = entry.coveringReplay else {
             return entry.history.isEmpty ? "no" : "no (replayed before it was dead-lettered)"
         }
-        return "yes (audit #\(covering.id))"
+        return covering.action == .discard ? "discarded (audit #\(covering.id))" : "yes (audit #\(covering.id))"
     }
 
     /// The JSON of a replay audit row.
@@ -62,6 +62,7 @@ enum DeadLetterText {
             ("forced", .bool(record.forced)),
             ("dead_letter_source", .string(record.deadLetterSource)),
             ("target", .string(record.target)),
+            ("action", .string(record.action.rawValue)),
             ("row_reset", .bool(record.rowReset)),
         ])
     }
@@ -84,6 +85,7 @@ enum DeadLetterText {
             ("source", text(metadata.source)),
             ("consumer", text(metadata.consumer)),
             ("last_error", text(metadata.lastError)),
+            ("group", .string(letter.fingerprint.group)),
             ("replay_id", metadata.replayId.map { .number(String($0)) } ?? .null),
             ("body_size", .number(String(letter.bodySize))),
             ("replayed", .bool(entry.coveringReplay != nil)),

@@ -73,6 +73,11 @@ public struct DeadLetter: Sendable {
         return selector == location || origin.aliases.contains(selector)
     }
 
+    /// What it failed of, for grouping: its reason and its last error, normalized.
+    public var fingerprint: FailureFingerprint {
+        FailureFingerprint(reason: metadata.reason, lastError: metadata.lastError)
+    }
+
     /// Whether the dead letter belongs to `consumer`: its `x-idem-consumer` names it, or
     /// is absent (a dead-letter queue or topic may be shared by consumers).
     public func belongs(to consumer: String) -> Bool {

@@ -1,5 +1,5 @@
-/// One row of the dead-letter replay audit: a message that `idem dlq replay` put back on its
-/// source.
+/// One row of the dead-letter audit: a message that `idem dlq replay` put back on its
+/// source, or that `idem dlq discard` threw away.
 public struct ReplayRecord: Sendable, Hashable {
     /// The audit row's ID (also the `x-idem-replay-id` header of the replayed message).
     public var id: Int64
@@ -17,11 +17,13 @@ public struct ReplayRecord: Sendable, Hashable {
     public var target: String
     /// Whether its dedup row was deleted, so that it was processed afresh.
     public var rowReset: Bool
+    /// What was done: put back on the source, or discarded.
+    public var action: ReplayAction
 
     /// Creates a record.
     public init(
         id: Int64, messageId: String, replayedAt: Double, replayedBy: String, forced: Bool = false,
-        deadLetterSource: String = "", target: String = "", rowReset: Bool = false
+        deadLetterSource: String = "", target: String = "", rowReset: Bool = false, action: ReplayAction = .replay
     ) {
         self.id = id
         self.messageId = messageId
@@ -31,5 +33,6 @@ public struct ReplayRecord: Sendable, Hashable {
         self.deadLetterSource = deadLetterSource
         self.target = target
         self.rowReset = rowReset
+        self.action = action
     }
 }

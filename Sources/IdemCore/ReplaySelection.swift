@@ -1,5 +1,6 @@
-/// Which dead letters `idem dlq replay` takes: given IDs or all, optionally only those with
-/// one reason, and at most a number of them.
+/// Which dead letters `idem dlq replay` and `idem dlq discard` take: given IDs or all,
+/// optionally only those with one reason or of one failure group, and at most a number of
+/// them.
 public struct ReplaySelection: Sendable, Hashable {
     /// The message IDs asked for (as `idem dlq list` shows them); `nil` selects every
     /// dead letter.
@@ -9,18 +10,22 @@ public struct ReplaySelection: Sendable, Hashable {
     public var reason: String?
     /// At most this many dead letters; `nil` for no limit.
     public var limit: Int?
+    /// Only dead letters of this failure group (``FailureFingerprint/group``).
+    public var group: String?
 
     /// Creates a selection.
-    public init(ids: Set<String>? = nil, reason: String? = nil, limit: Int? = nil) {
+    public init(ids: Set<String>? = nil, reason: String? = nil, limit: Int? = nil, group: String? = nil) {
         self.ids = ids
         self.reason = reason
         self.limit = limit
+        self.group = group
     }
 
-    /// Whether a dead letter with message ID `id` and reason code `reasonCode` is
-    /// selected (the limit aside).
-    public func selects(id: String, reasonCode: String?) -> Bool {
+    /// Whether a dead letter with message ID `id`, reason code `reasonCode` and failure
+    /// group `group` is selected (the limit aside).
+    public func selects(id: String, reasonCode: String?, group: String? = nil) -> Bool {
         if let ids, !ids.contains(id) { return false }
+        if let wanted = self.group, wanted != group { return false }
         if let reason {
             guard let reasonCode else { return false }
             return reasonCode == reason || reasonCode.hasPrefix(reason + ":")

@@ -118,6 +118,17 @@ public enum DedupSchema {
                 """
             ]
         },
+        // 5: the audit also records dead letters discarded (`idem dlq discard`), and the
+        // failure group a dead letter was taken by.
+        { table in
+            [
+                """
+                ALTER TABLE \(replaysTable(for: table))
+                    ADD COLUMN IF NOT EXISTS action text NOT NULL DEFAULT 'replay',
+                    ADD COLUMN IF NOT EXISTS failure_group text
+                """
+            ]
+        },
     ]
 
     /// The per-minute counts table of a dedup table (`<table>_stats`, in the same schema),

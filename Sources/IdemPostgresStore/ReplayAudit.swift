@@ -2,8 +2,9 @@ import IdemConsumerKit
 import IdemCore
 import IdemPostgres
 
-/// The audit of dead letters replayed by `idem dlq replay` (`<table>_replays`, created by
-/// schema migration 3), and the dedup-row reset that goes with a replay.
+/// The audit of dead letters replayed by `idem dlq replay` or discarded by `idem dlq
+/// discard` (`<table>_replays`, created by schema migration 3, with `action` and
+/// `failure_group` from migration 5), and the dedup-row reset that goes with a replay.
 ///
 /// ``record(_:)`` is the one transaction that decides a replay: it locks the message's key
 /// (a transaction-level advisory lock, so that two concurrent replays of the same ID
@@ -35,10 +36,15 @@ public struct ReplayAudit: Sendable {
         public var force: Bool
         /// Who replays it.
         public var replayedBy: String
+        /// Replayed or discarded.
+        public var action: ReplayAction
+        /// The failure group it was selected by (`--group`), if it was.
+        public var failureGroup: String?
 
         /// Creates a request.
         public init(
-            consumer: String, letter: DeadLetter, target: String, resetRow: Bool, force: Bool, replayedBy: String
+            consumer: String, letter: DeadLetter, target: String, resetRow: Bool, force: Bool, replayedBy: String,
+            action: ReplayAction = .replay, failureGroup: String? = nil
         ) {
             self.consumer = consumer
             self.letter = letter
@@ -46,6 +52,8 @@ public struct ReplayAudit: Sendable {
             self.resetRow = resetRow
             self.force = force
             self.replayedBy = replayedBy
+            self.action = action
+            self.failureGroup = failureGroup
         }
     }
 
@@ -106,15 +114,16 @@ public struct ReplayAudit: Sendable {
                 """
                 INSERT INTO \(replays)
                     (consumer, message_id, dead_letter_source, dead_lettered_at, reason, attempts, target,
-                     row_reset, forced, replayed_by)
+                     row_reset, forced, replayed_by, action, failure_group)
                 VALUES ($1, $2, $3, to_timestamp($4::double precision), $5, $6::integer, $7, $8::boolean,
-                        $9::boolean, $10)
+                        $9::boolean, $10, $11, $12)
                 RETURNING \(Self.columns)
                 """,
                 [
                     request.consumer, letter.id, letter.location, letter.deadLetteredAt.map { String($0) },
                     letter.metadata.reason, letter.metadata.attempts.map { String($0) }, request.target,
                     resetStatus != nil ? "true" : "false", earlier != nil ? "true" : "false", request.replayedBy,
+                    request.action.rawValue, request.failureGroup,
                 ])
             guard let record = Self.records(inserted).first else {
                 throw DeadLetterChannelError("the audit row was not inserted")
@@ -141,7 +150,7 @@ public struct ReplayAudit: Sendable {
 
     private static let columns = """
         id, message_id, extract(epoch FROM replayed_at)::double precision, replayed_by, forced, \
-        dead_letter_source, target, row_reset
+        dead_letter_source, target, row_reset, action
         """
 
     private static func records(_ rows: PostgresRows) -> [ReplayRecord] {
@@ -150,7 +159,8 @@ public struct ReplayAudit: Sendable {
             return ReplayRecord(
                 id: id, messageId: messageId, replayedAt: row[2].flatMap { Double($0) } ?? 0,
                 replayedBy: row[3] ?? "", forced: row[4] == "t", deadLetterSource: row[5] ?? "",
-                target: row[6] ?? "", rowReset: row[7] == "t")
+                target: row[6] ?? "", rowReset: row[7] == "t",
+                action: row[8].flatMap(ReplayAction.init(rawValue:)) ?? .replay)
         }
     }
 }

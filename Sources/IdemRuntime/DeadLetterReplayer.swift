@@ -4,14 +4,17 @@ import IdemCore
 import IdemPostgresStore
 
 /// `idem dlq replay`: puts a consumer's selected dead letters back on its source, each
-/// once, with an audit row.
+/// once, with an audit row; or `idem dlq discard`: takes them off, audited the same way.
 ///
 /// For each selected dead letter, in order: (1) one PostgreSQL transaction decides and
 /// records the replay (``ReplayAudit/record(_:)``: refused if an earlier replay covered
 /// this copy, unless forced; the dedup row deleted so that the message is processed
 /// afresh; the audit row inserted); (2) the message is published back to the source and
 /// the broker's confirm awaited; (3) the dead letter is taken off the queue (RabbitMQ). If
-/// publishing fails, the audit row is deleted again and the dead letter stays.
+/// publishing fails, the audit row is deleted again and the dead letter stays. A discard
+/// records its audit row (the dedup row is left as it is) and takes the dead letter off;
+/// on a Kafka topic, which keeps its records, the audit row is what makes a later replay
+/// refuse it.
 public struct DeadLetterReplayer: Sendable {
     let consumer: ConsumerConfig
     let channel: any DeadLetterChannel
@@ -30,7 +33,7 @@ public struct DeadLetterReplayer: Sendable {
     /// and not for consumers keyed by Kafka offset (one row per partition, not per message:
     /// the replayed record is a new record at a new offset).
     var resetsRows: Bool {
-        !options.keepDedupRow && consumer.identity.sources.first != .offset
+        options.action == .replay && !options.keepDedupRow && consumer.identity.sources.first != .offset
     }
 
     /// Runs the replay, telling `report` about each dead letter as it goes.
@@ -38,7 +41,7 @@ public struct DeadLetterReplayer: Sendable {
     /// - Throws: a PostgreSQL or broker error that stops the run (what was done before it
     ///   stays done, and was reported).
     public func run(_ report: (ReplayEvent) -> Void) async throws -> ReplaySummary {
-        var summary = ReplaySummary(dryRun: options.dryRun)
+        var summary = ReplaySummary(dryRun: options.dryRun, action: options.action)
         var replayedHere: Set<Int64> = []
         var firstInRun: [String: Int] = [:]
         var taken = 0
@@ -51,7 +54,11 @@ public struct DeadLetterReplayer: Sendable {
             }
             // Dead-lettered again after a replay of this run: left for the next run.
             if let replayId = letter.metadata.replayId, replayedHere.contains(replayId) { continue }
-            guard options.selection.selects(id: letter.id, reasonCode: letter.metadata.reason) else { continue }
+            guard
+                options.selection.selects(
+                    id: letter.id, reasonCode: letter.metadata.reason,
+                    group: options.selection.group == nil ? nil : letter.fingerprint.group)
+            else { continue }
             if options.selection.isExhausted(after: taken) {
                 stoppedByLimit = true
                 break
@@ -60,7 +67,7 @@ public struct DeadLetterReplayer: Sendable {
             defer { if firstInRun[letter.id] == nil { firstInRun[letter.id] = letter.position } }
             let target: String
             do {
-                target = try channel.target(for: letter)
+                target = options.action == .discard ? Self.discarded : try channel.target(for: letter)
             } catch {
                 summary.failed += 1
                 report(.failed(letter, reason: "\(error)"))
@@ -75,11 +82,20 @@ public struct DeadLetterReplayer: Sendable {
             let outcome = try await audit.record(
                 ReplayAudit.Request(
                     consumer: consumer.name, letter: letter, target: target, resetRow: resetRow, force: options.force,
-                    replayedBy: options.replayedBy))
+                    replayedBy: options.replayedBy, action: options.action, failureGroup: options.selection.group))
             switch outcome {
             case .refused(let earlier):
                 summary.refused += 1
                 report(.refused(letter, earlier: earlier))
+            case .recorded(let record, _, let overridden) where options.action == .discard:
+                var removalError: String?
+                do {
+                    try await channel.remove(letter)
+                } catch {
+                    removalError = "\(error)"
+                }
+                summary.replayed += 1
+                report(.discarded(letter, record: record, overridden: overridden, removalError: removalError))
             case .recorded(var record, let resetStatus, let overridden):
                 do {
                     record.target = try await channel.republish(letter, replayID: record.id)
@@ -138,8 +154,15 @@ public struct DeadLetterReplayer: Sendable {
             report(.refusedInRun(letter, firstPosition: first))
             return
         }
-        let status = resetRow ? try await audit.dedupRowStatus(consumer: consumer.name, id: letter.id) : nil
         summary.replayed += 1
+        if options.action == .discard {
+            report(.wouldDiscard(letter, overriding: earlier))
+            return
+        }
+        let status = resetRow ? try await audit.dedupRowStatus(consumer: consumer.name, id: letter.id) : nil
         report(.wouldReplay(letter, target: target, rowStatus: status, overriding: earlier))
     }
+
+    /// The audit's target of a discarded dead letter.
+    static let discarded = "(discarded)"
 }

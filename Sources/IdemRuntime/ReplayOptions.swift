@@ -2,7 +2,7 @@ import IdemConsumerKit
 import IdemCore
 import IdemPostgresStore
 
-/// How `idem dlq replay` replays.
+/// How `idem dlq replay` replays (or `idem dlq discard` discards).
 public struct ReplayOptions: Sendable {
     /// Which dead letters.
     public var selection: ReplaySelection
@@ -14,16 +14,19 @@ public struct ReplayOptions: Sendable {
     public var dryRun: Bool
     /// Who replays, for the audit.
     public var replayedBy: String
+    /// Replay the dead letters, or discard them.
+    public var action: ReplayAction
 
     /// Creates options.
     public init(
         selection: ReplaySelection, force: Bool = false, keepDedupRow: Bool = false, dryRun: Bool = false,
-        replayedBy: String
+        replayedBy: String, action: ReplayAction = .replay
     ) {
         self.selection = selection
         self.force = force
         self.keepDedupRow = keepDedupRow
         self.dryRun = dryRun
         self.replayedBy = replayedBy
+        self.action = action
     }
 }

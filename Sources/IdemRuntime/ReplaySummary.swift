@@ -1,4 +1,5 @@
 import IdemConsumerKit
+import IdemCore
 import IdemPostgresStore
 
 /// What a run of `idem dlq replay` did.
@@ -15,10 +16,13 @@ public struct ReplaySummary: Sendable, Hashable, CustomStringConvertible {
     public var otherConsumers = 0
     /// Whether it was a dry run.
     public var dryRun = false
+    /// Whether the dead letters were replayed or discarded (``replayed`` counts either).
+    public var action = ReplayAction.replay
 
     /// Creates an empty summary.
-    public init(dryRun: Bool = false) {
+    public init(dryRun: Bool = false, action: ReplayAction = .replay) {
         self.dryRun = dryRun
+        self.action = action
     }
 
     /// Whether nothing was refused, failed or missing: the run exits 0.
@@ -29,8 +33,8 @@ public struct ReplaySummary: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         var text =
             dryRun
-            ? "dry run: would replay \(replayed), would refuse \(refused), failed \(failed)"
-            : "replayed \(replayed), refused \(refused), failed \(failed)"
+            ? "dry run: would \(action.rawValue) \(replayed), would refuse \(refused), failed \(failed)"
+            : "\(action.done) \(replayed), refused \(refused), failed \(failed)"
         if notFound > 0 { text += ", not found \(notFound)" }
         return text
     }

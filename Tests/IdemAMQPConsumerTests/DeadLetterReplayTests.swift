@@ -236,7 +236,7 @@ struct DeadLetterReplayTests {
         #expect(unknown.stderr.contains("consumers: \(world.name)"), "\(unknown.stderr)")
         let neither = try await dlq(["replay"], config, world)
         #expect(neither.status == 2)
-        #expect(neither.stderr.contains("give either --id (one or more) or --all"), "\(neither.stderr)")
+        #expect(neither.stderr.contains("give either --id (one or more), --group or --all"), "\(neither.stderr)")
 
         // An unreachable broker: exit 1 naming it, without the password.
         let text = try String(contentsOf: config, encoding: .utf8)

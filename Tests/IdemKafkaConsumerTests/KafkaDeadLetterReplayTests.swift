@@ -17,6 +17,38 @@ struct KafkaDeadLetterReplayTests {
         try await world.count("SELECT count(*) FROM \(world.effects) WHERE id = '\(id)'")
     }
 
+    @Test func aDiscardedGroupStaysOnTheTopicAndIsThenRefusedByReplays() async throws {
+        let world = try await KafkaWorld.make(partitions: 1)
+        try await world.sql("ALTER TABLE \(world.effects) ADD CONSTRAINT no_blocked CHECK (body <> 'blocked')")
+        let config = try world.config()
+        try await world.migrate(config)
+        try await world.produce((1...3).map { ("k-\($0)", "blocked", ["event-id": "d-\($0)"]) })
+        let worker = try WorkerProcess(config: config)
+        try await worker.waitUntilConsuming()
+        #expect(try await world.deadLetters(count: 3).count == 3, "\(worker.logText)")
+        #expect(try await worker.stop() == 0)
+
+        let grouped = try await dlq(["groups", "--json"], config, world)
+        #expect(grouped.status == 0, "\(grouped.stderr)")
+        let lines = grouped.stdout.split(separator: "\n")
+        #expect(lines.count == 1, "one failure: \(grouped.stdout)")
+        let group = try #require(
+            (try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])?["group"] as? String)
+        let discard = try await dlq(["discard", "--group", group], config, world)
+        #expect(discard.status == 0, "\(discard.stderr)")
+        #expect(discard.stdout.contains("discarded 3, refused 0, failed 0"), "\(discard.stdout)")
+        // The topic keeps the records; the audit marks them, and replays refuse them.
+        let listed = try await dlq(["list"], config, world)
+        #expect(listed.stdout.components(separatedBy: "discarded (audit #").count == 4, "\(listed.stdout)")
+        let replay = try await dlq(["replay", "--group", group], config, world)
+        #expect(replay.status == 1)
+        #expect(replay.stdout.contains("replayed 0, refused 3, failed 0"), "\(replay.stdout)")
+        #expect(replay.stderr.contains("was already discarded at"), "\(replay.stderr)")
+        #expect(replay.stderr.contains("use --force to take it anyway"))
+        #expect(try await world.effectCounts().rows == 0)
+        try await world.cleanUp()
+    }
+
     @Test func aDeadLetteredRecordIsReplayedToItsTopicOnceAndThenRefused() async throws {
         let world = try await KafkaWorld.make(partitions: 2)
         // A CHECK violation (SQLSTATE 23514) rejects the record: dead-lettered at once.
