@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-otel/swift-w3c-trace-context", from: "1.0.0"),
     ],
     targets: [
         // MARK: C libraries (thin system-library targets)
@@ -102,7 +103,10 @@ let package = Package(
         // MARK: Core: no C, no broker types
         .target(
             name: "IdemCore",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
+            ]
         ),
         .target(
             name: "IdemConfig",

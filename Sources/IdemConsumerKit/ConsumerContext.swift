@@ -65,10 +65,12 @@ public struct ConsumerContext: Sendable {
     ) {
         logger.warning(
             "dead-lettered\(destination.map { " to \($0)" } ?? ""): \(reason.description)",
-            metadata: [
-                "id": .string(decision.id?.value ?? ""), "reason": .string(reason.code),
-                "source": .string(message.source.description),
-            ])
+            metadata: Self.metadata(
+                message,
+                [
+                    "id": .string(decision.id?.value ?? ""), "reason": .string(reason.code),
+                    "source": .string(message.source.description),
+                ]))
     }
 
     /// Records in the store that the broker confirmed the dead letters of `decisions`, so
@@ -100,10 +102,21 @@ public struct ConsumerContext: Sendable {
         else { return }
         logger.info(
             "retrying in \(delay)",
-            metadata: [
-                "id": .string(decision.id?.value ?? ""), "reason": .string(reason),
-                "source": .string(message.source.description),
-            ])
+            metadata: Self.metadata(
+                message,
+                [
+                    "id": .string(decision.id?.value ?? ""), "reason": .string(reason),
+                    "source": .string(message.source.description),
+                ]))
+    }
+
+    /// `metadata` of a line about `message`, with `trace_id` when the message carries a W3C
+    /// trace context, so that the line can be found from the producer's trace.
+    static func metadata(_ message: Message, _ metadata: Logger.Metadata) -> Logger.Metadata {
+        guard let trace = message.trace else { return metadata }
+        var metadata = metadata
+        metadata["trace_id"] = .string(trace.traceID)
+        return metadata
     }
 
     /// Waits until the store answers again, probing it with backoff; returns at once when

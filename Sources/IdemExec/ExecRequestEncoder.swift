@@ -4,7 +4,8 @@ import IdemCore
 /// a compact JSON object followed by `\n`, built byte by byte without Foundation.
 ///
 /// `id` is always the first member, so that even a minimal handler can extract it with a
-/// regular expression. Header values that are not text are Base64-encoded and their names
+/// regular expression. A valid W3C `traceparent` (and `tracestate`) header is also given as
+/// a member of its own, so that the handler can continue the producer's trace. Header values that are not text are Base64-encoded and their names
 /// listed in `headers_base64`; a body (or Kafka key) that is not valid UTF-8 is
 /// Base64-encoded with `body_base64` (`key_base64`) set to `true`. AMQP nested arrays, tables
 /// and void header values are left out.
@@ -25,6 +26,14 @@ enum ExecRequestEncoder {
         appendRaw(#","consumer":"#, to: &out)
         appendString(context.consumer, to: &out)
         appendHeaders(message.headers, to: &out)
+        if let trace = message.trace {
+            appendRaw(#","traceparent":"#, to: &out)
+            appendString(trace.traceparent, to: &out)
+            if let state = trace.tracestate {
+                appendRaw(#","tracestate":"#, to: &out)
+                appendString(state, to: &out)
+            }
+        }
         if let key = message.key {
             appendRaw(#","key":"#, to: &out)
             if !appendBytes(key, to: &out) {

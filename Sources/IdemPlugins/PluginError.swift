@@ -39,7 +39,8 @@ public enum PluginError: Error, Sendable, Hashable, CustomStringConvertible {
             return "\(prefix): the library does not export \(symbol) (a plugin exports idem_plugin_abi_version, "
                 + "idem_plugin_init, idem_plugin_handle and idem_plugin_close with C linkage)"
         case .abiMismatch(_, let pluginVersion, let supportedVersion):
-            return "\(prefix): plugin ABI version \(pluginVersion), idem supports version \(supportedVersion)"
+            return
+                "\(prefix): plugin ABI version \(pluginVersion), idem supports versions \(PluginHandler.oldestABIVersion) to \(supportedVersion)"
         case .initFailed(_, let code, let reason):
             let because = reason.isEmpty ? "returned \(code) without a reason" : reason
             return "\(prefix): idem_plugin_init failed: \(because)"

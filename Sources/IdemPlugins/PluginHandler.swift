@@ -46,6 +46,9 @@ public final class PluginHandler: MessageHandler, @unchecked Sendable {
 
     /// The plugin ABI version this build of idem supports (`IDEM_PLUGIN_ABI_VERSION`).
     public static let supportedABIVersion = UInt32(IDEM_PLUGIN_ABI_VERSION)
+    /// The oldest ABI version idem still loads: version 2 only appended fields to
+    /// `idem_message`, which a version 1 plugin does not read.
+    public static let oldestABIVersion: UInt32 = 1
 
     /// The `dlopen(3)` flags: `RTLD_NOW` (an unresolved symbol fails at startup, not at the
     /// first message), `RTLD_LOCAL` (the plugin's symbols stay out of the global namespace)
@@ -147,7 +150,7 @@ public final class PluginHandler: MessageHandler, @unchecked Sendable {
             let abiVersion = try symbol(
                 "idem_plugin_abi_version", in: library, path: path, as: idem_plugin_abi_version_fn.self)
             let version = abiVersion()
-            guard version == supportedABIVersion else {
+            guard (oldestABIVersion...supportedABIVersion).contains(version) else {
                 throw PluginError.abiMismatch(path: path, pluginVersion: version, supportedVersion: supportedABIVersion)
             }
             let initFunction = try symbol("idem_plugin_init", in: library, path: path, as: idem_plugin_init_fn.self)
@@ -271,19 +274,33 @@ public final class PluginHandler: MessageHandler, @unchecked Sendable {
                     Self.withBytes(message.body) { body, bodyLength in
                         Self.withKey(message.key) { key, keyLength in
                             Self.withHeaders(message.headers) { headers, headerCount in
-                                error[0] = 0
-                                var cMessage = idem_message(
-                                    consumer: consumer, id: id, fence: call.fence,
-                                    attempt: Int32(clamping: call.attempt), source: source, body: body,
-                                    body_length: bodyLength, key: key, key_length: keyLength, headers: headers,
-                                    header_count: headerCount)
-                                let code = handleFunction(state, &cMessage, error.baseAddress, error.count)
-                                return Self.result(code: code, error: error)
+                                Self.withTrace(message.trace) { traceparent, tracestate in
+                                    error[0] = 0
+                                    var cMessage = idem_message(
+                                        consumer: consumer, id: id, fence: call.fence,
+                                        attempt: Int32(clamping: call.attempt), source: source, body: body,
+                                        body_length: bodyLength, key: key, key_length: keyLength,
+                                        headers: headers, header_count: headerCount, traceparent: traceparent,
+                                        tracestate: tracestate)
+                                    let code = handleFunction(state, &cMessage, error.baseAddress, error.count)
+                                    return Self.result(code: code, error: error)
+                                }
                             }
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// Calls `body` with the trace context's headers as C strings, or NULL.
+    private static func withTrace<T>(
+        _ trace: MessageTrace?, _ body: (UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> T
+    ) -> T {
+        guard let trace else { return body(nil, nil) }
+        return trace.traceparent.withCString { parent in
+            guard let state = trace.tracestate else { return body(parent, nil) }
+            return state.withCString { body(parent, $0) }
         }
     }
 

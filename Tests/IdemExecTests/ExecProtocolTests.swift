@@ -25,6 +25,26 @@ struct ExecProtocolTests {
         #expect(request[member: "headers_base64"] == nil)
         #expect(request[member: "key"] == nil)
         #expect(request[member: "source"] == .string("amqp:orders"))
+        #expect(request[member: "traceparent"] == nil, "no trace context, no member")
+    }
+
+    @Test func aTraceContextIsGivenAsMembersOfItsOwn() throws {
+        let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        let context = HandlerContext(
+            consumer: "billing", id: MessageID("t", source: .messageId), fence: 1, attempt: 1, transaction: nil)
+        func request(_ headers: [String: HeaderValue]) throws -> JSONValue {
+            let message = Message(
+                body: [], headers: headers, source: MessageSource(kind: "amqp", description: "amqp:orders"))
+            return try JSONValue(parsing: ExecRequestEncoder.encode(message, context: context).dropLast())
+        }
+        let traced = try request([
+            "traceparent": .bytes(Array(parent.utf8)), "tracestate": .string("congo=t61rcWkgMzE"),
+        ])
+        #expect(traced[member: "traceparent"] == .string(parent))
+        #expect(traced[member: "tracestate"] == .string("congo=t61rcWkgMzE"))
+        let invalid = try request(["traceparent": .string("00-bad"), "tracestate": .string("congo=t61rcWkgMzE")])
+        #expect(invalid[member: "traceparent"] == nil)
+        #expect(invalid[member: "tracestate"] == nil)
     }
 
     @Test func responsesAreParsedStrictly() throws {

@@ -247,7 +247,7 @@ struct HandlerKindsTests {
         try """
         #include <stdint.h>
         #include <stddef.h>
-        uint32_t idem_plugin_abi_version(void) { return 2; }
+        uint32_t idem_plugin_abi_version(void) { return 3; }
         int idem_plugin_init(const char *c, void **s, char *e, size_t n) { return 0; }
         int idem_plugin_handle(void *s, const void *m, char *e, size_t n) { return 0; }
         void idem_plugin_close(void *s) {}
@@ -263,7 +263,7 @@ struct HandlerKindsTests {
         }
         try #require(compiled == 0)
         let config = try world.config(handler: "{plugin: \"\(library.path)\"}")
-        let expected = "cannot load plugin \(library.path): plugin ABI version 2, idem supports version 1"
+        let expected = "cannot load plugin \(library.path): plugin ABI version 3, idem supports versions 1 to 2"
         let check = try await IdemProcess.run(["check-config", config.path])
         #expect(check.status == 2)
         #expect(check.stderr.contains(expected), "\(check.stderr)")

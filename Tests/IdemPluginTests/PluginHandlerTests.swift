@@ -103,7 +103,8 @@ struct PluginHandlerTests {
             await handler.handle(message, context: context)
                 == .reject(
                     "consumer=orders-consumer id=order-7 fence=42 attempt=2 source=orders:3:99 body=hello body_null=0 "
-                        + "key=K headers=a-bytes=AB,b-text=v,c-int=42,d-table=(null),e-empty= thread=idem-plugin-1"))
+                        + "key=K headers=a-bytes=AB,b-text=v,c-int=42,d-table=(null),e-empty= thread=idem-plugin-1"
+                        + " traceparent=(null) tracestate=(null)"))
         let (empty, emptyContext) = PluginFixtures.message("", id: "e")
         // Any of the plugin's threads may take the second call (the first may not have
         // marked itself idle yet).
@@ -114,8 +115,36 @@ struct PluginHandlerTests {
         let expected =
             "consumer=orders-consumer id=e fence=42 attempt=2 source=orders:3:0 body= body_null=0 key=(null) headers= thread=idem-plugin-"
         #expect(reason.hasPrefix(expected), "\(reason)")
-        #expect(["1", "2", "3", "4"].contains(reason.dropFirst(expected.count)), "\(reason)")
+        let suffix = " traceparent=(null) tracestate=(null)"
+        #expect(reason.hasSuffix(suffix), "\(reason)")
+        #expect(
+            ["1", "2", "3", "4"].contains(reason.dropFirst(expected.count).dropLast(suffix.count)), "\(reason)")
         await handler.close()
+    }
+
+    @Test("the W3C trace context reaches a version 2 plugin; a version 1 plugin still loads and handles")
+    func traceContext() async throws {
+        let directory = try PluginFixtures.temporaryDirectory()
+        defer { PluginFixtures.remove(directory) }
+        let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        let (message, context) = PluginFixtures.message(
+            "hello", id: "t", headers: ["TraceParent": .string(parent), "tracestate": .string("congo=t61rcWkgMzE")])
+        let current = try load(try await PluginFixtures.compileProbe(named: "probe2", in: directory))
+        guard case .reject(let reason) = await current.handle(message, context: context) else {
+            Issue.record("expected the probe's reject")
+            return
+        }
+        #expect(reason.hasSuffix(" traceparent=\(parent) tracestate=congo=t61rcWkgMzE"), "\(reason)")
+        await current.close()
+        let old = try load(
+            try await PluginFixtures.compileProbe(named: "probe1", in: directory, definitions: ["PROBE_ABI=1"]))
+        guard case .reject(let oldReason) = await old.handle(message, context: context) else {
+            Issue.record("expected the version 1 probe's reject")
+            return
+        }
+        #expect(oldReason.contains("id=t"), "\(oldReason)")
+        #expect(!oldReason.contains("traceparent=0"), "a version 1 plugin reads no trace fields")
+        await old.close()
     }
 
     @Test("result codes map to results; an unknown code is a retry")
@@ -163,10 +192,10 @@ struct PluginHandlerTests {
     func abiMismatch() async throws {
         let directory = try PluginFixtures.temporaryDirectory()
         defer { PluginFixtures.remove(directory) }
-        let path = try await PluginFixtures.compileProbe(named: "abi2", in: directory, definitions: ["PROBE_ABI=2"])
+        let path = try await PluginFixtures.compileProbe(named: "abi3", in: directory, definitions: ["PROBE_ABI=3"])
         let error = loadError(path)
-        #expect(error == .abiMismatch(path: path, pluginVersion: 2, supportedVersion: 1))
-        #expect(error?.description == "cannot load plugin \(path): plugin ABI version 2, idem supports version 1")
+        #expect(error == .abiMismatch(path: path, pluginVersion: 3, supportedVersion: 2))
+        #expect(error?.description == "cannot load plugin \(path): plugin ABI version 3, idem supports versions 1 to 2")
     }
 
     @Test("a missing file is named")

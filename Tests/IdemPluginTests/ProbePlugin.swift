@@ -1,13 +1,14 @@
 /// A C plugin the tests compile at test time (``PluginFixtures/compileProbe(named:in:definitions:)``).
 ///
-/// - `-DPROBE_ABI=2` reports ABI version 2; `-DPROBE_NO_HANDLE` leaves out
+/// - `-DPROBE_ABI=N` reports ABI version N (1 reads no trace context, 3 is unknown); `-DPROBE_NO_HANDLE` leaves out
 ///   `idem_plugin_handle`.
 /// - init fails, with a reason quoting the config, when the config contains `fail`; a config
 ///   `{"closed": "PATH"}` makes close write `closed` into PATH, `{"started": "PATH"}`
 ///   makes a `sleep:` call create PATH before it sleeps, and `{"finished": "PATH"}` after.
 /// - handle: a body `sleep:MS` sleeps MS milliseconds and returns OK; a body `code:N`
 ///   returns N with the reason `probe reason`; any other body returns REJECT with the
-///   message's fields (and the calling thread's name) as the reason.
+///   message's fields (the calling thread's name, and from ABI 2 the trace context) as the
+///   reason.
 enum ProbePlugin {
     static let source = #"""
         #define _GNU_SOURCE
@@ -95,7 +96,11 @@ enum ProbePlugin {
                                   (int)h->value_length, (const char *)h->value);
                 }
             }
-            snprintf(error + n, capacity - n, " thread=%s", thread);
+            n += snprintf(error + n, capacity - n, " thread=%s", thread);
+        #if PROBE_ABI >= 2
+            snprintf(error + n, capacity - n, " traceparent=%s tracestate=%s",
+                     m->traceparent ? m->traceparent : "(null)", m->tracestate ? m->tracestate : "(null)");
+        #endif
             return IDEM_RESULT_REJECT;
         }
         #endif

@@ -1,10 +1,12 @@
 /*
- * idem plugin ABI, version 1.
+ * idem plugin ABI, version 2.
  *
  * A `plugin` handler is a shared library that idem loads with dlopen(3) (RTLD_NOW |
  * RTLD_LOCAL | RTLD_NODELETE: it is never unmapped). It exports the four functions below,
  * with C linkage. idem checks the ABI version first and refuses a library built against
- * another version. docs/plugins.md describes the ABI in full.
+ * a version it does not know. Version 2 only appends the trace context to idem_message, so
+ * idem still loads version 1 plugins (which do not read it). docs/plugins.md describes the
+ * ABI in full.
  *
  *   uint32_t idem_plugin_abi_version(void);
  *       Returns IDEM_PLUGIN_ABI_VERSION as the plugin was compiled with.
@@ -49,7 +51,7 @@ extern "C" {
 #endif
 
 /** The version of this ABI. A change to any type or function below bumps it. */
-#define IDEM_PLUGIN_ABI_VERSION 1u
+#define IDEM_PLUGIN_ABI_VERSION 2u
 
 /** The result codes of idem_plugin_handle. */
 enum {
@@ -89,6 +91,11 @@ typedef struct idem_message {
      *  NULL when header_count is 0. */
     const idem_header *headers;
     size_t header_count;
+    /** Version 2: the message's W3C `traceparent` header (NUL-terminated), when it carries a
+     *  valid one; otherwise NULL. Continue the producer's trace with it. */
+    const char *traceparent;
+    /** Version 2: its `tracestate` header, when present and valid; otherwise NULL. */
+    const char *tracestate;
 } idem_message;
 
 typedef uint32_t (*idem_plugin_abi_version_fn)(void);
