@@ -12,7 +12,7 @@ struct KafkaPauseTests {
         // must keep polling.
         let config = try world.config(
             extraProperties: ", max.poll.interval.ms: \"7000\"",
-            extra: "admin: {enabled: true, listen: metrics, token: \(token)}")
+            extra: "admin: {enabled: true, listen: metrics, token: \(token)}", handlerTimeout: "5s")
         try await world.migrate(config)
         let worker = try WorkerProcess(config: config)
         try await worker.waitUntilConsuming()

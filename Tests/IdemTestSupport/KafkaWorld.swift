@@ -82,7 +82,8 @@ public final class KafkaWorld: Sendable {
     public func config(
         id: String = "[{header: event-id}]", sql: String? = nil, params: String = "[id, body, source]",
         retry: String = "{}", batch: String = "{size: 50, max_wait: 20ms}", concurrency: Int = 4,
-        commitInterval: String = "200ms", extraProperties: String = "", extra: String = ""
+        commitInterval: String = "200ms", extraProperties: String = "", extra: String = "",
+        handlerTimeout: String = "30s"
     ) throws -> URL {
         let statement = sql ?? "INSERT INTO \(effects)(id, body, source) VALUES ($1, $2, $3)"
         return try IdemProcess.temporaryFile(
@@ -107,6 +108,7 @@ public final class KafkaWorld: Sendable {
                 handler:
                   sql: "\(statement)"
                   params: \(params)
+                  timeout: \(handlerTimeout)
                 retry: \(retry)
                 batch: \(batch)
                 concurrency: \(concurrency)
