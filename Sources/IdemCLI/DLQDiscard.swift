@@ -20,48 +20,13 @@ struct DLQDiscard: AsyncParsableCommand {
 
     @OptionGroup var options: DLQOptions
 
-    @Option(
-        help: ArgumentHelp(
-            "Only dead letters of this failure group, as `idem dlq groups` shows it.", valueName: "group"))
-    var group: String?
-
-    @Option(
-        name: .customLong("id"),
-        help: ArgumentHelp("A message ID to discard (repeatable), as `idem dlq list` shows it.", valueName: "id"))
-    var ids: [String] = []
-
-    @Flag(help: "Discard every dead letter of the consumer (with --reason or --group: every one of those).")
-    var all = false
-
-    @Option(help: ArgumentHelp("Only dead letters with this reason code (poison takes poison:*).", valueName: "code"))
-    var reason: String?
-
-    @Option(help: ArgumentHelp("Discard at most this many dead letters.", valueName: "n"))
-    var limit: Int?
-
-    @Flag(help: "Discard copies that an earlier replay or discard already covered.")
-    var force = false
-
-    @Flag(help: "Say what would be done, change nothing.")
-    var dryRun = false
-
-    @Option(help: ArgumentHelp("Who discards, for the audit (default: $USER@hostname).", valueName: "name"))
-    var by: String?
-
-    func validate() throws {
-        if ids.isEmpty == !(all || group != nil) {
-            throw ValidationError("give either --group, --id (one or more) or --all")
-        }
-        if let limit, limit < 1 { throw ValidationError("--limit: expected a number of at least 1, got \(limit)") }
-        if let by, by.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--by must not be empty") }
-    }
+    @OptionGroup var selected: DLQSelectionOptions
 
     func run() async throws {
         try await DLQRun.take(
             options: options,
             replay: ReplayOptions(
-                selection: ReplaySelection(
-                    ids: ids.isEmpty ? nil : Set(ids), reason: reason, limit: limit, group: group),
-                force: force, dryRun: dryRun, replayedBy: by ?? DLQReplay.defaultUser(), action: .discard))
+                selection: selected.selection, force: selected.force, dryRun: selected.dryRun,
+                replayedBy: selected.takenBy, action: .discard))
     }
 }

@@ -36,29 +36,8 @@ struct DLQGroups: AsyncParsableCommand {
 
     func run() async throws {
         let (config, consumer) = try options.load()
-        let logger = DLQOptions.logger(config)
-        let (connection, audit) = try await DLQOptions.connectAudit(config, command: "dlq groups", logger: logger)
-        let channel: any DeadLetterChannel
-        do {
-            channel = try await DLQOptions.openChannel(consumer, command: "dlq groups", logger: logger)
-        } catch {
-            await connection.close()
-            throw error
-        }
-        let progress = TerminalProgress("reading \(channel.name)", total: channel.count)
-        let listing: DeadLetterBrowser.Listing
-        do {
-            listing = try await DeadLetterBrowser(consumer: consumer.name, channel: channel, audit: audit)
-                .list(limit: nil) { progress.advance() }
-            progress.finish()
-        } catch {
-            progress.finish()
-            await channel.close()
-            await connection.close()
-            throw CLIFailure.runtime("idem dlq groups: \(consumer.name): \(error)")
-        }
-        await channel.close()
-        await connection.close()
+        let (listing, channelName) = try await DLQOptions.browse(
+            config, consumer, command: "dlq groups", limit: nil)
         let groups = Self.groups(listing.entries)
         if json {
             for group in groups { print(Self.json(group).jsonText) }
@@ -66,7 +45,7 @@ struct DLQGroups: AsyncParsableCommand {
         }
         let total = listing.entries.count
         print(
-            "\(consumer.name): \(total) dead letter\(total == 1 ? "" : "s") in \(channel.name), \(groups.count) group\(groups.count == 1 ? "" : "s")"
+            "\(consumer.name): \(total) dead letter\(total == 1 ? "" : "s") in \(channelName), \(groups.count) group\(groups.count == 1 ? "" : "s")"
         )
         guard !groups.isEmpty else { return }
         var rows = [["GROUP", "COUNT", "TAKEN", "REASON", "FIRST", "LAST", "ERROR PATTERN"]]

@@ -32,34 +32,13 @@ struct DLQList: AsyncParsableCommand {
 
     func run() async throws {
         let (config, consumer) = try options.load()
-        let logger = DLQOptions.logger(config)
-        let (connection, audit) = try await DLQOptions.connectAudit(config, command: "dlq list", logger: logger)
-        let channel: any DeadLetterChannel
-        do {
-            channel = try await DLQOptions.openChannel(consumer, command: "dlq list", logger: logger)
-        } catch {
-            await connection.close()
-            throw error
-        }
-        let progress = TerminalProgress("reading \(channel.name)", total: channel.count)
-        let listing: DeadLetterBrowser.Listing
-        do {
-            listing = try await DeadLetterBrowser(consumer: consumer.name, channel: channel, audit: audit)
-                .list(limit: limit) { progress.advance() }
-            progress.finish()
-        } catch {
-            progress.finish()
-            await channel.close()
-            await connection.close()
-            throw CLIFailure.runtime("idem dlq list: \(consumer.name): \(error)")
-        }
-        await channel.close()
-        await connection.close()
+        let (listing, channelName) = try await DLQOptions.browse(
+            config, consumer, command: "dlq list", limit: limit)
         if json {
             for entry in listing.entries { print(JSONValue.object(DeadLetterText.summaryMembers(entry)).jsonText) }
             return
         }
-        print(heading(listing, consumer: consumer.name, channel: channel.name))
+        print(heading(listing, consumer: consumer.name, channel: channelName))
         guard !listing.entries.isEmpty else { return }
         var rows = [
             [

@@ -4,6 +4,7 @@ import IdemConsumerKit
 import IdemPostgres
 import IdemPostgresStore
 import IdemRuntime
+import IdemTerminal
 import Logging
 
 /// The options every `idem dlq` command takes (`--config`, `--consumer`), and what they
@@ -49,5 +50,36 @@ struct DLQOptions: ParsableArguments {
         } catch {
             throw CLIFailure.runtime("idem \(command): \(consumer.name): \(error)")
         }
+    }
+
+    /// Reads `consumer`'s dead letters (at most `limit`) with what the audit knows of each,
+    /// with a progress line, and closes what it opened; returns the listing and the name of
+    /// what was read (`queue orders.dlq`).
+    static func browse(
+        _ config: WorkerConfig, _ consumer: ConsumerConfig, command: String, limit: Int?
+    ) async throws -> (listing: DeadLetterBrowser.Listing, channel: String) {
+        let logger = logger(config)
+        let (connection, audit) = try await connectAudit(config, command: command, logger: logger)
+        let channel: any DeadLetterChannel
+        do {
+            channel = try await openChannel(consumer, command: command, logger: logger)
+        } catch {
+            await connection.close()
+            throw error
+        }
+        let progress = TerminalProgress("reading \(channel.name)", total: channel.count)
+        defer { progress.finish() }
+        let listing: DeadLetterBrowser.Listing
+        do {
+            listing = try await DeadLetterBrowser(consumer: consumer.name, channel: channel, audit: audit)
+                .list(limit: limit) { progress.advance() }
+        } catch {
+            await channel.close()
+            await connection.close()
+            throw CLIFailure.runtime("idem \(command): \(consumer.name): \(error)")
+        }
+        await channel.close()
+        await connection.close()
+        return (listing, channel.name)
     }
 }

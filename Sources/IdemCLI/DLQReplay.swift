@@ -27,52 +27,17 @@ struct DLQReplay: AsyncParsableCommand {
 
     @OptionGroup var options: DLQOptions
 
-    @Option(
-        name: .customLong("id"),
-        help: ArgumentHelp("A message ID to replay (repeatable), as `idem dlq list` shows it.", valueName: "id"))
-    var ids: [String] = []
-
-    @Flag(help: "Replay every dead letter of the consumer (with --reason or --group: every one of those).")
-    var all = false
-
-    @Option(help: ArgumentHelp("Only dead letters with this reason code (poison takes poison:*).", valueName: "code"))
-    var reason: String?
-
-    @Option(
-        help: ArgumentHelp(
-            "Only dead letters of this failure group, as `idem dlq groups` shows it.", valueName: "group"))
-    var group: String?
-
-    @Option(help: ArgumentHelp("Replay at most this many dead letters.", valueName: "n"))
-    var limit: Int?
-
-    @Flag(help: "Replay copies that an earlier replay already covered.")
-    var force = false
+    @OptionGroup var selected: DLQSelectionOptions
 
     @Flag(help: "Leave the dedup row: a message whose row says done is then acked as a duplicate.")
     var keepDedupRow = false
-
-    @Flag(help: "Say what would be done, change nothing.")
-    var dryRun = false
-
-    @Option(help: ArgumentHelp("Who replays, for the audit (default: $USER@hostname).", valueName: "name"))
-    var by: String?
-
-    func validate() throws {
-        if ids.isEmpty == !(all || group != nil) {
-            throw ValidationError("give either --id (one or more), --group or --all")
-        }
-        if let limit, limit < 1 { throw ValidationError("--limit: expected a number of at least 1, got \(limit)") }
-        if let by, by.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--by must not be empty") }
-    }
 
     func run() async throws {
         try await DLQRun.take(
             options: options,
             replay: ReplayOptions(
-                selection: ReplaySelection(
-                    ids: ids.isEmpty ? nil : Set(ids), reason: reason, limit: limit, group: group),
-                force: force, keepDedupRow: keepDedupRow, dryRun: dryRun, replayedBy: by ?? Self.defaultUser()))
+                selection: selected.selection, force: selected.force, keepDedupRow: keepDedupRow,
+                dryRun: selected.dryRun, replayedBy: selected.takenBy))
     }
 
     /// `$USER@hostname`.

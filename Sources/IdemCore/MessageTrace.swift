@@ -25,6 +25,10 @@ public struct MessageTrace: Sendable, Hashable {
         var parent: String?
         var state: String?
         for (name, value) in headers {
+            // Only `traceparent` (11 bytes) and `tracestate` (10) can match: the other
+            // headers of every message are passed over without lowercasing them.
+            let length = name.utf8.count
+            guard length == 10 || length == 11 else { continue }
             switch name.lowercased() {
             case "traceparent": parent = value.identityText
             case "tracestate": state = value.identityText

@@ -88,12 +88,7 @@ public struct DeadLetterReplayer: Sendable {
                 summary.refused += 1
                 report(.refused(letter, earlier: earlier))
             case .recorded(let record, _, let overridden) where options.action == .discard:
-                var removalError: String?
-                do {
-                    try await channel.remove(letter)
-                } catch {
-                    removalError = "\(error)"
-                }
+                let removalError = await remove(letter)
                 summary.replayed += 1
                 report(.discarded(letter, record: record, overridden: overridden, removalError: removalError))
             case .recorded(var record, let resetStatus, let overridden):
@@ -113,12 +108,7 @@ public struct DeadLetterReplayer: Sendable {
                 }
                 replayedHere.insert(record.id)
                 try? await audit.updateTarget(of: record.id, to: record.target)
-                var removalError: String?
-                do {
-                    try await channel.remove(letter)
-                } catch {
-                    removalError = "\(error)"
-                }
+                let removalError = await remove(letter)
                 summary.replayed += 1
                 report(
                     .replayed(
@@ -135,6 +125,16 @@ public struct DeadLetterReplayer: Sendable {
             }
         }
         return summary
+    }
+
+    /// Takes `letter` off the dead letters; why it could not, if it could not.
+    private func remove(_ letter: DeadLetter) async -> String? {
+        do {
+            try await channel.remove(letter)
+            return nil
+        } catch {
+            return "\(error)"
+        }
     }
 
     private func dryRun(
