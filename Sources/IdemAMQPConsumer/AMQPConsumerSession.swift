@@ -16,6 +16,12 @@ import ServiceLifecycle
 /// that the broker requeues what it holds, and ends with ``StoreUnavailable``; the
 /// ``ConsumerSupervisor`` waits for PostgreSQL and starts a new one. A lost connection
 /// ends it with the error; the supervisor reconnects with backoff.
+///
+/// A RabbitMQ stream (`queue_type: stream`) is read from the position stored in
+/// PostgreSQL: the session attaches there (`x-stream-offset`), stores the offset below which
+/// every delivery is settled every second and when it ends, and never nacks (a stream
+/// refuses it); closing the channel hands nothing back, the next session attaches at the
+/// stored position again.
 struct AMQPConsumerSession: ConsumerSession {
     let context: ConsumerContext
     let source: AMQPSourceConfig
@@ -32,28 +38,36 @@ struct AMQPConsumerSession: ConsumerSession {
             heartbeat: source.heartbeat, logger: logger)
         let stream: AMQPDeliveryStream
         var tag: String?
+        var position: StreamPositionTracker?
         do {
             let problems = try await AMQPTopologyCheck.problems(connection, source: source, consumer: consumer)
             if !problems.isEmpty { throw SourceMisconfigured(problems) }
             try await declareTopology(connection)
             try await connection.setPrefetch(count: source.prefetch)
             try await connection.confirmSelect()
-            if !context.control.isPaused { tag = try await startConsuming(connection) }
+            if source.queueType == .stream { position = StreamPositionTracker(stored: try await storedPosition()) }
+            if !context.control.isPaused {
+                let attachment = try await startConsuming(connection, at: position)
+                tag = attachment.tag
+                position?.attached(consumerTag: attachment.tag, at: attachment.offset)
+            }
             stream = connection.deliveries(capacity: source.prefetch)
         } catch {
             await connection.close()
             throw error
         }
-        logger.info(
-            tag == nil ? "connected, paused by an operator" : "consuming",
-            metadata: ["queue": .string(source.queue), "concurrency": "\(consumer.concurrency)"])
+        var metadata: Logger.Metadata = ["queue": .string(source.queue), "concurrency": "\(consumer.concurrency)"]
+        if let position { metadata["stream_offset"] = .string(attachDescription(position)) }
+        logger.info(tag == nil ? "connected, paused by an operator" : "consuming", metadata: metadata)
         status.connected()
         let session = AMQPSession(
-            connection: connection, stream: stream, queue: source.queue,
-            delayQueues: source.retryVia == .delayQueue, logger: logger)
+            connection: connection, stream: stream, queue: source.queue, retryRoute: retryRoute, position: position,
+            logger: logger)
         session.consumerTag = tag
-        let watcher = Task { await followPauses(session) }
-        let reporter = Task { await reportQueueDepth(session) }
+        let watcher = Task { await followAttachment(session) }
+        let reporter = Task {
+            if position == nil { await reportQueueDepth(session) } else { await storePositions(session) }
+        }
         let end = await dispatch(session)
         watcher.cancel()
         reporter.cancel()
@@ -61,6 +75,7 @@ struct AMQPConsumerSession: ConsumerSession {
         await reporter.value
         stream.stop()
         await session.finishAcks()
+        await storePosition(session)
         switch end {
         case .shutdown:
             if let tag = session.consumerTag { try? await connection.cancelConsuming(consumerTag: tag) }
@@ -72,30 +87,119 @@ struct AMQPConsumerSession: ConsumerSession {
         }
     }
 
-    private func startConsuming(_ connection: AMQPConnection) async throws -> String {
-        try await connection.startConsuming(
-            queue: source.queue, consumerTag: "idem-\(consumer.name)-\(UUID().uuidString.prefix(8))")
+    /// How the consumer retries: a stream in place, a queue by `retry_via`.
+    private var retryRoute: AMQPAction.RetryRoute {
+        if source.queueType == .stream { return .inPlace }
+        return source.retryVia == .delayQueue ? .delayQueue : .requeue
     }
 
-    /// Follows the operator's pauses: a pause cancels the consumer on the queue (the
-    /// deliveries already received are processed and settled as usual), a resume consumes
-    /// again. A failure ends the session.
-    private func followPauses(_ session: AMQPSession) async {
-        for await paused in context.control.changes() {
+    /// Consumes the queue; a stream at `position`'s ``StreamPositionTracker/attachOffset``,
+    /// else at `stream.start` (`first`, `last` or `next`). Returns the consumer tag and the
+    /// stream offset attached at (`nil` for a queue or a keyword start).
+    private func startConsuming(_ connection: AMQPConnection, at position: StreamPositionTracker?) async throws
+        -> (tag: String, offset: Int64?)
+    {
+        var arguments = AMQPTable()
+        let offset = position?.attachOffset
+        if position != nil {
+            arguments["x-stream-offset"] = offset.map { .i64($0) } ?? .utf8(source.streamStart.rawValue)
+        }
+        let tag = try await connection.startConsuming(
+            queue: source.queue, consumerTag: "idem-\(consumer.name)-\(UUID().uuidString.prefix(8))",
+            arguments: arguments)
+        return (tag, offset)
+    }
+
+    // MARK: A stream's position
+
+    private func attachDescription(_ position: StreamPositionTracker) -> String {
+        position.attachOffset.map(String.init) ?? source.streamStart.rawValue
+    }
+
+    /// The stream position stored for the consumer; PostgreSQL out of reach is a
+    /// ``StoreUnavailable`` (the supervisor waits for it and starts a new session).
+    private func storedPosition() async throws -> Int64? {
+        do {
+            return try await context.store.storedOffsets(consumer: consumer.name, stream: source.queue)[0]
+        } catch {
+            logger.warning("could not read the stored position in stream \(source.queue): \(error)")
+            throw StoreUnavailable()
+        }
+    }
+
+    /// Stores the stream position every second while the session runs.
+    private func storePositions(_ session: AMQPSession) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: Self.positionInterval)
+            await storePosition(session)
+        }
+    }
+
+    /// Stores the settled stream position when it moved. Best effort: a failure is logged,
+    /// and the next session re-reads from the older position (duplicates, answered by the
+    /// dedup store).
+    private func storePosition(_ session: AMQPSession) async {
+        guard let next = session.position?.unstored else { return }
+        do {
+            try await context.store.storeResumeOffset(
+                consumer: consumer.name, stream: source.queue, lane: 0, next: next)
+            session.markStored(next)
+        } catch {
+            logger.warning("could not store the position \(next) in stream \(source.queue): \(error)")
+        }
+    }
+
+    /// How often ``storePositions(_:)`` stores a stream's position.
+    static let positionInterval = Duration.seconds(1)
+
+    /// Follows the operator's pauses and a stream's in-place retries: a pause, or a retry
+    /// waiting for its delay, cancels the consumer (the deliveries already received are
+    /// processed and settled as usual); a resume, or the end of the delay, consumes again (a
+    /// stream at the record to retry, or one past the last received). A failure ends the
+    /// session.
+    private func followAttachment(_ session: AMQPSession) async {
+        let pauses = Task {
+            for await _ in context.control.changes() { session.nudge() }
+        }
+        defer { pauses.cancel() }
+        var timer: Task<Void, Never>?
+        defer { timer?.cancel() }
+        for await _ in session.wakeups {
+            timer?.cancel()
+            let paused = context.control.isPaused
+            let due = session.retryDue
+            let waiting = due.map { $0 > .now } ?? false
+            var metadata: Logger.Metadata = ["queue": .string(source.queue)]
             do {
-                if paused, let tag = session.consumerTag {
+                if paused || waiting, let tag = session.consumerTag {
                     try await session.connection.cancelConsuming(consumerTag: tag)
                     session.consumerTag = nil
-                    logger.notice(
-                        "paused by an operator: no new deliveries; finishing the ones received",
-                        metadata: ["queue": .string(source.queue)])
-                } else if !paused, session.consumerTag == nil {
-                    session.consumerTag = try await startConsuming(session.connection)
-                    logger.notice("resumed by an operator", metadata: ["queue": .string(source.queue)])
+                    if paused {
+                        logger.notice(
+                            "paused by an operator: no new deliveries; finishing the ones received", metadata: metadata)
+                    } else {
+                        logger.debug("retrying in place: stopped reading the stream", metadata: metadata)
+                    }
+                } else if !paused, !waiting, session.consumerTag == nil {
+                    let generation = session.retryGeneration
+                    let attachment = try await startConsuming(session.connection, at: session.position)
+                    session.attached(consumerTag: attachment.tag, at: attachment.offset, retryGeneration: generation)
+                    if let offset = attachment.offset { metadata["stream_offset"] = "\(offset)" }
+                    if due == nil {
+                        logger.notice("resumed by an operator", metadata: metadata)
+                    } else {
+                        logger.debug("retrying in place: reading the stream again", metadata: metadata)
+                    }
                 }
             } catch {
                 session.fail(error)
                 return
+            }
+            if let due, waiting {
+                timer = Task {
+                    try? await Task.sleep(until: due)
+                    session.nudge()
+                }
             }
         }
     }
@@ -159,10 +263,12 @@ struct AMQPConsumerSession: ConsumerSession {
                 // requeues it when the channel closes.
                 guard !deliveries.isEmpty, session.failure == nil, !Task.isShuttingDownGracefully else { continue }
                 session.received(deliveries)
-                metrics.inFlight(deliveries.count)
+                let fresh = session.skippingDone(deliveries)
+                guard !fresh.isEmpty else { continue }
+                metrics.inFlight(fresh.count)
                 group.addTask {
-                    await run(deliveries, processor: processor, session: session)
-                    metrics.inFlight(-deliveries.count)
+                    await run(fresh, processor: processor, session: session)
+                    metrics.inFlight(-fresh.count)
                 }
                 inFlight += 1
             }
@@ -215,10 +321,11 @@ struct AMQPConsumerSession: ConsumerSession {
         }
     }
 
-    /// The dead-letter queue is of the source's type: a quorum source keeps its dead letters
-    /// replicated too.
+    /// A quorum source keeps its dead letters replicated too, and so does a stream, in a
+    /// quorum queue (a dead letter is taken off its queue when replayed or discarded, which a
+    /// stream cannot do).
     private var deadLetterQueueArguments: AMQPTable {
-        source.queueType == .quorum ? ["x-queue-type": .utf8("quorum")] : AMQPTable()
+        source.queueType == .classic ? AMQPTable() : ["x-queue-type": .utf8("quorum")]
     }
 
     // MARK: A batch
@@ -248,13 +355,24 @@ struct AMQPConsumerSession: ConsumerSession {
         settled.reserveCapacity(deliveries.count)
         var duplicates = 0
         var deadLettered: [BatchProcessor.Decision] = []
+        var doneOffsets: [Int64] = []
         for index in deliveries.indices {
             let delivery = deliveries[index]
             let decision = decisions[index]
-            let action = AMQPAction(decision.disposition, delayQueues: session.delayQueues)
+            let action = AMQPAction(decision.disposition, retry: session.retryRoute)
+            let streamOffset = session.position == nil ? nil : AMQPSession.streamOffset(delivery)
             switch action {
             case .ack:
                 if case .acknowledge(.duplicate) = decision.disposition { duplicates += 1 }
+                if let streamOffset { doneOffsets.append(streamOffset) }
+            case .retryInPlace(let delay):
+                guard let streamOffset else {
+                    throw AMQPError(
+                        kind: .invalidArgument,
+                        message: "a delivery from stream \(source.queue) has no x-stream-offset header to retry it at")
+                }
+                session.retryInPlace(streamOffset, after: delay)
+                context.logRetry(messages[index], decision: decision, delay: delay)
             case .nackRequeue:
                 try await connection.nack(deliveryTag: delivery.deliveryTag, multiple: false, requeue: true)
             case .publishToDelayQueue(let delay):
@@ -270,11 +388,13 @@ struct AMQPConsumerSession: ConsumerSession {
                     properties.headers[key] = AMQPMessageMapping.field(value)
                 }
                 properties.expiration = nil
+                properties.headers["x-stream-offset"] = nil
                 try await connection.publishAndConfirm(
                     exchange: source.deadLetterExchange, routingKey: source.deadLetterRoutingKey,
                     body: delivery.body, properties: properties, mandatory: true)
                 context.logDeadLettered(messages[index], decision: decision, reason: reason)
                 deadLettered.append(decision)
+                if let streamOffset { doneOffsets.append(streamOffset) }
             case .withholdAndPause:
                 throw StoreUnavailable()
             }
@@ -282,6 +402,7 @@ struct AMQPConsumerSession: ConsumerSession {
         }
         // Confirmed dead letters are recorded before their originals are acked.
         await context.recordDeadLettersConfirmed(deadLettered)
+        session.streamDone(doneOffsets)
         session.settle(settled)
         logger.debug("batch done", metadata: ["size": "\(deliveries.count)", "duplicates": "\(duplicates)"])
     }

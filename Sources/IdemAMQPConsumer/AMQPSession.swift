@@ -4,8 +4,8 @@ import Logging
 import Synchronization
 
 /// The state one connection of an ``AMQPConsumerService`` shares between its concurrent
-/// batches: the delivery stream, the first failure, the delay queues declared so far, and
-/// the acker.
+/// batches: the delivery stream, the first failure, the delay queues declared so far, the
+/// acker, and for a RabbitMQ stream the position in it.
 ///
 /// Batches finish in any order; the acker alone sends acks, in order, one `multiple` ack per
 /// contiguous run of settled deliveries (see ``AckTracker``), so that an ack never names a
@@ -14,17 +14,26 @@ final class AMQPSession: Sendable {
     let connection: AMQPConnection
     let stream: AMQPDeliveryStream
     let queue: String
-    /// Whether transient failures go through delay queues (else nack-requeue).
-    let delayQueues: Bool
+    /// How transient failures are retried.
+    let retryRoute: AMQPAction.RetryRoute
     private let logger: Logger
     private let shared = Shared()
     private let events: AsyncStream<AckEvent>.Continuation
     private let acker: Task<Void, Never>
+    /// Wakes ``AMQPConsumerSession``'s attachment follower: a retry in place was asked for.
+    let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
 
     private struct State {
         var failure: (any Error)?
         var declaredDelayQueues: Set<String> = []
         var consumerTag: String?
+        /// A stream's position; `nil` for a queue.
+        var position: StreamPositionTracker?
+        /// When a stream may be attached again after an in-place retry.
+        var retryDue: ContinuousClock.Instant?
+        /// Counts in-place retries, so that an attachment clears only those asked before it.
+        var retryGeneration = 0
     }
 
     /// The mutable state, in a box the acker task can share.
@@ -44,15 +53,21 @@ final class AMQPSession: Sendable {
         case settled([(tag: UInt64, needsAck: Bool)])
     }
 
-    init(connection: AMQPConnection, stream: AMQPDeliveryStream, queue: String, delayQueues: Bool, logger: Logger) {
+    /// A session; `position` is a stream consumer's position (`nil` for a queue).
+    init(
+        connection: AMQPConnection, stream: AMQPDeliveryStream, queue: String, retryRoute: AMQPAction.RetryRoute,
+        position: StreamPositionTracker? = nil, logger: Logger
+    ) {
         self.connection = connection
         self.stream = stream
         self.queue = queue
-        self.delayQueues = delayQueues
+        self.retryRoute = retryRoute
         self.logger = logger
         let (events, continuation) = AsyncStream<AckEvent>.makeStream()
         self.events = continuation
         let shared = self.shared
+        shared.state.withLock { $0.position = position }
+        (self.wakeups, self.wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         self.acker = Task {
             var tracker = AckTracker()
             var failed = false
@@ -105,7 +120,84 @@ final class AMQPSession: Sendable {
 
     /// Registers a batch taken from the stream, before any of it is settled.
     func received(_ deliveries: [AMQPDelivery]) {
+        shared.state.withLock { state in
+            guard state.position != nil else { return }
+            for delivery in deliveries {
+                guard let offset = Self.streamOffset(delivery) else { continue }
+                state.position?.receive(offset: offset, consumerTag: delivery.consumerTag)
+            }
+        }
         events.yield(.received(deliveries.map(\.deliveryTag)))
+    }
+
+    /// The deliveries of `deliveries` still to process: on a stream, those of records done
+    /// already (read again after an in-place retry) are settled at once, without processing,
+    /// so that the handler and the dedup store see a record once per session.
+    func skippingDone(_ deliveries: [AMQPDelivery]) -> [AMQPDelivery] {
+        let done: Set<UInt64> = shared.state.withLock { state in
+            guard let position = state.position else { return [] }
+            return Set(
+                deliveries.compactMap { delivery in
+                    Self.streamOffset(delivery).flatMap { position.isDone($0) ? delivery.deliveryTag : nil }
+                })
+        }
+        guard !done.isEmpty else { return deliveries }
+        settle(done.sorted().map { ($0, true) })
+        return deliveries.filter { !done.contains($0.deliveryTag) }
+    }
+
+    /// The stream offset a delivery from a stream carries.
+    static func streamOffset(_ delivery: AMQPDelivery) -> Int64? {
+        delivery.properties.headers["x-stream-offset"]?.integerValue
+    }
+
+    /// A stream's position (`nil` for a queue).
+    var position: StreamPositionTracker? { shared.state.withLock { $0.position } }
+
+    /// The consumer attached again with `consumerTag`, a stream's at `offset` (`nil`: a
+    /// keyword start), having read ``retryGeneration`` as `retryGeneration` before: the
+    /// in-place retries asked since are still to come.
+    func attached(consumerTag: String, at offset: Int64?, retryGeneration: Int) {
+        shared.state.withLock { state in
+            state.consumerTag = consumerTag
+            let current = state.retryGeneration == retryGeneration
+            state.position?.attached(consumerTag: consumerTag, at: offset, clearingRetry: current)
+            if current { state.retryDue = nil }
+        }
+    }
+
+    /// The count of in-place retries asked so far.
+    var retryGeneration: Int { shared.state.withLock { $0.retryGeneration } }
+
+    /// Wakes the attachment follower (an operator's pause or resume, a retry's delay over).
+    func nudge() {
+        wake.yield()
+    }
+
+    /// The records at `offsets` of a stream are done.
+    func streamDone(_ offsets: [Int64]) {
+        guard !offsets.isEmpty else { return }
+        shared.state.withLock { state in state.position?.done(offsets) }
+    }
+
+    /// The record at `offset` of a stream is retried in place after `delay`: the consumer
+    /// stops reading and attaches there again.
+    func retryInPlace(_ offset: Int64, after delay: Duration) {
+        let due = ContinuousClock.now + delay
+        shared.state.withLock { state in
+            state.position?.retry(offset)
+            state.retryDue = max(state.retryDue ?? due, due)
+            state.retryGeneration += 1
+        }
+        wake.yield()
+    }
+
+    /// When a stream may be attached again after an in-place retry; `nil` when none waits.
+    var retryDue: ContinuousClock.Instant? { shared.state.withLock { $0.retryDue } }
+
+    /// A stream's position is stored.
+    func markStored(_ offset: Int64) {
+        shared.state.withLock { state in state.position?.markStored(offset) }
     }
 
     /// Seals the fate of a batch's deliveries: `needsAck` is false for those nacked.
@@ -115,6 +207,7 @@ final class AMQPSession: Sendable {
 
     /// Sends the last acks; call once no batch is in flight.
     func finishAcks() async {
+        wake.finish()
         events.finish()
         await acker.value
     }

@@ -11,14 +11,22 @@ import IdemConfig
 /// the configured type, which RabbitMQ refuses (`406 PRECONDITION_FAILED`, "inequivalent
 /// arg 'x-queue-type'") for a queue of another type, and which is a no-op otherwise.
 enum AMQPTopologyCheck {
-    /// The arguments idem declares the queue with: the type for a quorum queue, and its
-    /// delivery limit when set. A classic queue gets none, so that it stays equivalent to
-    /// one declared without arguments.
+    /// The arguments idem declares the queue with: the type for a quorum queue and its
+    /// delivery limit when set, the type for a stream and its retention when set. A classic
+    /// queue gets none, so that it stays equivalent to one declared without arguments.
     static func queueArguments(_ source: AMQPSourceConfig) -> AMQPTable {
         var arguments = AMQPTable()
-        guard source.queueType == .quorum else { return arguments }
-        arguments["x-queue-type"] = .utf8("quorum")
-        if let limit = source.deliveryLimit { arguments["x-delivery-limit"] = .i64(Int64(limit)) }
+        switch source.queueType {
+        case .classic:
+            break
+        case .quorum:
+            arguments["x-queue-type"] = .utf8("quorum")
+            if let limit = source.deliveryLimit { arguments["x-delivery-limit"] = .i64(Int64(limit)) }
+        case .stream:
+            arguments["x-queue-type"] = .utf8("stream")
+            if let age = source.streamMaxAge { arguments["x-max-age"] = .utf8("\(max(1, age.components.seconds))s") }
+            if let bytes = source.streamMaxLengthBytes { arguments["x-max-length-bytes"] = .i64(bytes) }
+        }
         return arguments
     }
 
@@ -34,7 +42,7 @@ enum AMQPTopologyCheck {
         if try await exists(connection, queue: source.queue) {
             if let mismatch = try await typeMismatch(connection, source: source) {
                 problems.append(
-                    "queue '\(source.queue)' does not match \(prefix).queue_type (\(source.queueType.rawValue)): the broker says \(mismatch); set queue_type to the queue's type (classic or quorum)"
+                    "queue '\(source.queue)' does not match \(prefix).queue_type (\(source.queueType.rawValue)): the broker says \(mismatch); set queue_type to the queue's type (classic, quorum or stream)"
                 )
             }
         }

@@ -36,6 +36,23 @@ public struct AMQPSourceConfig: Sendable, Hashable {
     /// it closes the channel (RabbitMQ's default: 30 minutes). idem cannot read it over
     /// AMQP; it checks its handler timeout against this value.
     public var consumerTimeout: Duration
+    /// A stream's start when idem has stored no position for the consumer yet.
+    public var streamStart: StreamStart
+    /// A stream's `x-max-age` when idem declares it: segments older than this are removed.
+    public var streamMaxAge: Duration?
+    /// A stream's `x-max-length-bytes` when idem declares it: the oldest segments are removed
+    /// past this size.
+    public var streamMaxLengthBytes: Int64?
+
+    /// Where a stream consumer without a stored position starts reading.
+    public enum StreamStart: String, Sendable, Hashable, CaseIterable {
+        /// At the first record the stream still holds.
+        case first
+        /// At the last chunk the stream holds.
+        case last
+        /// At the next record published.
+        case next
+    }
 
     /// RabbitMQ queue types.
     public enum QueueType: String, Sendable, Hashable, CaseIterable {
@@ -45,6 +62,11 @@ public struct AMQPSourceConfig: Sendable, Hashable {
         /// deliveries (`x-delivery-count`) and may drop or dead-letter a message past its
         /// delivery limit.
         case quorum
+        /// A stream: an append-only log that consuming does not remove from. idem stores the
+        /// consumer's position in PostgreSQL and attaches there (`x-stream-offset`); a retry
+        /// is in place (idem reads the stream again from the record after the delay), since a
+        /// stream refuses a nack and RabbitMQ does not dead-letter into one.
+        case stream
     }
 
     /// RabbitMQ's default `consumer_timeout`: 30 minutes.
@@ -66,7 +88,8 @@ public struct AMQPSourceConfig: Sendable, Hashable {
         deadLetterExchange: String = "", deadLetterRoutingKey: String? = nil,
         retryVia: RetryVia = .delayQueue, heartbeat: Duration = .seconds(30),
         connectionName: String? = nil, tls: TLSSettings = TLSSettings(), queueType: QueueType = .classic,
-        deliveryLimit: Int? = nil, consumerTimeout: Duration = AMQPSourceConfig.defaultConsumerTimeout
+        deliveryLimit: Int? = nil, consumerTimeout: Duration = AMQPSourceConfig.defaultConsumerTimeout,
+        streamStart: StreamStart = .first, streamMaxAge: Duration? = nil, streamMaxLengthBytes: Int64? = nil
     ) {
         self.url = url
         self.queue = queue
@@ -81,6 +104,9 @@ public struct AMQPSourceConfig: Sendable, Hashable {
         self.queueType = queueType
         self.deliveryLimit = deliveryLimit
         self.consumerTimeout = consumerTimeout
+        self.streamStart = streamStart
+        self.streamMaxAge = streamMaxAge
+        self.streamMaxLengthBytes = streamMaxLengthBytes
     }
 
     /// What its messages carry beyond a body and headers: a `message-id` property.

@@ -280,7 +280,7 @@ enum WorkerConfigDecoding {
             let map = value.mapping(keys: [
                 "url", "queue", "prefetch", "declare", "dead_letter_exchange", "dead_letter_routing_key",
                 "retry_via", "heartbeat", "connection_name", "tls", "queue_type", "delivery_limit",
-                "consumer_timeout",
+                "consumer_timeout", "stream",
             ])
         else { return nil }
         let url = map.required("url", what: "an amqp:// or amqps:// URL")?.string()
@@ -307,7 +307,26 @@ enum WorkerConfigDecoding {
             }
         }
         if let timeout = map["consumer_timeout"]?.duration(atLeast: .seconds(1)) { config.consumerTimeout = timeout }
+        if let streamValue = map["stream"] {
+            if config.queueType == .stream {
+                streamSettings(streamValue, into: &config)
+            } else {
+                streamValue.report("stream settings are a stream's; set queue_type: stream, or leave them out")
+            }
+        }
+        if config.queueType == .stream, let via = map["retry_via"] {
+            via.report(
+                "a stream retries in place (idem reads it again from the record after the delay): RabbitMQ refuses a nack on a stream and does not dead-letter into one, so neither requeue nor delay_queue can; leave retry_via out"
+            )
+        }
         return config
+    }
+
+    static func streamSettings(_ value: ConfigValue, into config: inout AMQPSourceConfig) {
+        guard let map = value.mapping(keys: ["start", "max_age", "max_length_bytes"]) else { return }
+        if let start = map["start"]?.oneOf(AMQPSourceConfig.StreamStart.self) { config.streamStart = start }
+        if let age = map["max_age"]?.duration(atLeast: .seconds(1)) { config.streamMaxAge = age }
+        if let bytes = map["max_length_bytes"]?.int(in: 1...Int.max) { config.streamMaxLengthBytes = Int64(bytes) }
     }
 
     static func tlsSettings(_ value: ConfigValue) -> TLSSettings? {

@@ -72,6 +72,11 @@ public protocol DedupStore: Sendable {
     /// the consumer starts reading there when the lane is assigned.
     func storedOffsets(consumer: String, stream: String) async throws(DedupStoreError) -> [Int32: Int64]
 
+    /// Stores where `consumer` resumes reading a lane of `stream` (a RabbitMQ stream):
+    /// `next` is the offset below which every record is settled. The stored offset only
+    /// moves forward; ``storedOffsets(consumer:stream:)`` reads it back.
+    func storeResumeOffset(consumer: String, stream: String, lane: Int32, next: Int64) async throws(DedupStoreError)
+
     /// Checks that the store answers; throws a ``DedupStoreError`` with code
     /// ``DedupStoreError/Code/unavailable`` when not.
     func probe() async throws(DedupStoreError)

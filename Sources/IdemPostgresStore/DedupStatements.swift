@@ -99,6 +99,17 @@ public struct DedupStatements: Sendable {
         """
     }
 
+    /// A stream consumer's resume position: stores the next offset of a lane, moving it
+    /// only forward (`$1` consumer, `$2` stream, `$3` lane, `$4` next offset).
+    public var resumeOffsetStore: String {
+        """
+        INSERT INTO \(DedupSchema.offsetsTable(for: table)) AS o (consumer, topic, partition, next_offset)
+        VALUES ($1, $2, $3::integer, $4::bigint)
+        ON CONFLICT (consumer, topic, partition) DO UPDATE
+        SET next_offset = greatest(o.next_offset, EXCLUDED.next_offset), updated_at = now()
+        """
+    }
+
     /// Offset mode: the stored next offsets of a topic (`$1` consumer, `$2` topic).
     public var offsetsOfTopic: String {
         """

@@ -67,6 +67,18 @@ extension PostgresDedupStore {
         return offsets
     }
 
+    public func storeResumeOffset(
+        consumer: String, stream: String, lane: Int32, next: Int64
+    ) async throws(DedupStoreError) {
+        do {
+            _ = try await pool.withConnection { connection in
+                try await connection.query(sql.resumeOffsetStore, [consumer, stream, String(lane), String(next)])
+            }
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
     private enum OffsetAttempt: Sendable {
         case committed([TransactionalOutcome])
         /// A fast-path statement failed: rolled back, tried again with that record decided.

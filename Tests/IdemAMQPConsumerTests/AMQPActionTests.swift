@@ -24,6 +24,8 @@ struct AMQPActionTests {
         let disposition = policy.decide(.handled(.retry("busy"), attempt: 2))
         #expect(AMQPAction(disposition, delayQueues: true) == .publishToDelayQueue(delay: .seconds(4)))
         #expect(AMQPAction(disposition, delayQueues: false) == .nackRequeue)
+        #expect(AMQPAction(disposition, retry: .inPlace) == .retryInPlace(delay: .seconds(4)))
+        #expect(AMQPAction(policy.decide(.duplicate), retry: .inPlace) == .ack)
     }
 
     @Test("every dead-letter reason is published to the dead letters, then acked")

@@ -64,6 +64,29 @@ struct SafetyChecksTests {
         #expect(classic.first?.contains("delivery_limit is a quorum queue's setting") == true, "\(classic)")
     }
 
+    @Test func aStreamIsDeclaredWithItsRetentionAndRetriesInPlace() throws {
+        let source = ", queue_type: stream, stream: {start: next, max_age: 7d, max_length_bytes: 1000000000}"
+        let config = try load(amqp(source))
+        guard case .amqp(let settings) = config.consumers[0].source else {
+            Issue.record("not an AMQP source")
+            return
+        }
+        #expect(settings.queueType == .stream)
+        #expect(settings.streamStart == .next)
+        #expect(settings.streamMaxAge == .seconds(7 * 86_400))
+        #expect(settings.streamMaxLengthBytes == 1_000_000_000)
+        #expect(try load(amqp(", queue_type: stream")).consumers.count == 1, "the defaults need nothing")
+        for via in ["requeue", "delay_queue"] {
+            let found = issues(amqp(", queue_type: stream, retry_via: \(via)")).map(\.message)
+            #expect(found.count == 1)
+            #expect(found.first?.contains("a stream retries in place") == true, "\(found)")
+        }
+        let classic = issues(amqp(", stream: {start: first}")).map(\.message)
+        #expect(classic.first?.contains("stream settings are a stream's; set queue_type: stream") == true, "\(classic)")
+        let start = issues(amqp(", queue_type: stream, stream: {start: latest}")).map(\.message)
+        #expect(start.first?.contains("latest") == true, "\(start)")
+    }
+
     @Test func aHandlerTimeoutNotShorterThanMaxPollIntervalIsRefused() throws {
         let sql = "{sql: \"INSERT INTO effects(id) VALUES ($1)\", params: [id], timeout: 6m}"
         let found = issues(kafka("", handler: sql)).map(\.message)

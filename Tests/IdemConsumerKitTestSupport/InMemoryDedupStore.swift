@@ -397,6 +397,17 @@ public final class InMemoryDedupStore: DedupStore {
         }
     }
 
+    public func storeResumeOffset(
+        consumer: String, stream: String, lane: Int32, next: Int64
+    ) async throws(DedupStoreError) {
+        try enter()
+        state.withLock { state in
+            let key = LaneKey(consumer: consumer, stream: stream, lane: lane)
+            let stored = state.lanes[key] ?? Lane(next: -1, attempts: 0, dead: false)
+            if next > stored.next { state.lanes[key] = Lane(next: next, attempts: stored.attempts, dead: stored.dead) }
+        }
+    }
+
     // MARK: Operations
 
     public func probe() async throws(DedupStoreError) {
