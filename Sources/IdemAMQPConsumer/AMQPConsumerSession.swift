@@ -62,7 +62,7 @@ struct AMQPConsumerSession: ConsumerSession {
         status.connected()
         let session = AMQPSession(
             connection: connection, stream: stream, queue: source.queue, retryRoute: retryRoute, position: position,
-            logger: logger)
+            deliveryLimit: await deliveryLimit(connection), logger: logger)
         session.consumerTag = tag
         let watcher = Task { await followAttachment(session) }
         let reporter = Task {
@@ -76,6 +76,7 @@ struct AMQPConsumerSession: ConsumerSession {
         stream.stop()
         await session.finishAcks()
         await storePosition(session)
+        await deadLetterLastDeliveries(session)
         switch end {
         case .shutdown:
             if let tag = session.consumerTag { try? await connection.cancelConsuming(consumerTag: tag) }
@@ -85,6 +86,67 @@ struct AMQPConsumerSession: ConsumerSession {
             await connection.close()
             throw error
         }
+    }
+
+    /// A quorum queue's delivery limit as far as idem knows it: `delivery_limit`, else
+    /// RabbitMQ 4's default of 20 (earlier versions have none by default).
+    private func deliveryLimit(_ connection: AMQPConnection) async -> Int? {
+        guard source.queueType == .quorum else { return nil }
+        if let limit = source.deliveryLimit { return limit }
+        return (await connection.serverMajorVersion ?? 0) >= 4 ? AMQPSourceConfig.rabbitMQ4DefaultDeliveryLimit : nil
+    }
+
+    // MARK: Last deliveries
+
+    /// Dead-letters, instead of handing back, the deliveries on their last delivery that no
+    /// batch settled (PostgreSQL went away, or a shutdown left them in the buffer): closing
+    /// the channel would count one more delivery, and the broker would drop them. Best
+    /// effort: the broker may be gone too (logged).
+    private func deadLetterLastDeliveries(_ session: AMQPSession) async {
+        guard session.deliveryLimit != nil else { return }
+        var last = session.takeLastDeliveries()
+        while let batch = try? await session.stream.nextBatch(maxCount: 1000, maxWait: .zero), !batch.isEmpty {
+            last += batch.filter(session.isLastDelivery)
+        }
+        guard !last.isEmpty else { return }
+        var done = 0
+        do {
+            for delivery in last {
+                let message = AMQPMessageMapping.message(delivery, queue: source.queue)
+                let reason = deliveryLimitReason(delivery, session: session, attempts: 0, lastError: nil)
+                let id: MessageID? =
+                    if case .identified(let derived) = consumer.identity.derive(message) { derived } else { nil }
+                let now = UInt64(Date().timeIntervalSince1970)
+                var properties = delivery.properties
+                let headers = DeadLetterHeaders.headers(
+                    reason: reason, consumer: consumer.name, source: message.source, id: id, firstSeen: now,
+                    deadLetteredAt: now)
+                for (key, value) in headers { properties.headers[key] = AMQPMessageMapping.field(value) }
+                properties.expiration = nil
+                try await session.connection.publishAndConfirm(
+                    exchange: source.deadLetterExchange, routingKey: source.deadLetterRoutingKey,
+                    body: delivery.body, properties: properties, mandatory: true)
+                try await session.connection.ack(deliveryTag: delivery.deliveryTag)
+                metrics.deadLettered(reason.code)
+                logger.warning(
+                    "dead-lettered: \(reason.description)",
+                    metadata: ["id": .string(id?.value ?? ""), "reason": .string(reason.code)])
+                done += 1
+            }
+        } catch {
+            logger.error(
+                "could not dead-letter \(last.count - done) message(s) on their last delivery; the broker may drop them: \(error)"
+            )
+        }
+    }
+
+    /// The reason of the dead letter of `delivery`, on its last delivery.
+    private func deliveryLimitReason(
+        _ delivery: AMQPDelivery, session: AMQPSession, attempts: Int, lastError: String?
+    ) -> DeadLetterReason {
+        .deliveryLimit(
+            deliveryCount: AMQPMessageMapping.deliveryCount(delivery) ?? 0, limit: session.deliveryLimit ?? 0,
+            attempts: attempts, lastError: lastError)
     }
 
     /// How the consumer retries: a stream in place, a queue by `retry_via`.
@@ -261,7 +323,10 @@ struct AMQPConsumerSession: ConsumerSession {
                 }
                 // A failure (or shutdown) meanwhile: leave the batch to the broker, which
                 // requeues it when the channel closes.
-                guard !deliveries.isEmpty, session.failure == nil, !Task.isShuttingDownGracefully else { continue }
+                guard !deliveries.isEmpty, session.failure == nil, !Task.isShuttingDownGracefully else {
+                    session.abandon(deliveries)
+                    continue
+                }
                 session.received(deliveries)
                 let fresh = session.skippingDone(deliveries)
                 guard !fresh.isEmpty else { continue }
@@ -294,7 +359,7 @@ struct AMQPConsumerSession: ConsumerSession {
             try await declareEachObject(connection)
         } catch let error as AMQPError where error.replyCode == 406 {
             throw SourceMisconfigured([
-                "consumers.\(consumer.name).source.amqp.declare: \(error.message); an object with that name exists with other settings: make queue_type (and delivery_limit) say what it is, or delete it to have it declared again"
+                "consumers.\(consumer.name).source.amqp.declare: \(error.message); an object with that name exists with other settings: make queue_type (and delivery_limit, or a stream's max_age and max_length_bytes) say what it is, or delete it to have it declared again"
             ])
         }
     }
@@ -336,6 +401,7 @@ struct AMQPConsumerSession: ConsumerSession {
         let decisions = await processor.process(messages)
         if decisions.contains(where: { $0.disposition == .suspend }) {
             // Ack nothing of this batch; closing the channel hands its deliveries back.
+            session.abandon(deliveries)
             session.fail(StoreUnavailable())
             return
         }
@@ -359,7 +425,15 @@ struct AMQPConsumerSession: ConsumerSession {
         for index in deliveries.indices {
             let delivery = deliveries[index]
             let decision = decisions[index]
-            let action = AMQPAction(decision.disposition, retry: session.retryRoute)
+            var action = AMQPAction(decision.disposition, retry: session.retryRoute)
+            if action == .nackRequeue, session.isLastDelivery(delivery),
+                case .retry(_, _, let error) = decision.disposition
+            {
+                // Requeued, it would be dropped by the broker: a dead letter instead.
+                let attempts: Int = if case .handled(_, let attempt) = decision.event { attempt } else { 0 }
+                action = .publishToDeadLetterThenAck(
+                    deliveryLimitReason(delivery, session: session, attempts: attempts, lastError: error))
+            }
             let streamOffset = session.position == nil ? nil : AMQPSession.streamOffset(delivery)
             switch action {
             case .ack:
@@ -394,6 +468,7 @@ struct AMQPConsumerSession: ConsumerSession {
                     body: delivery.body, properties: properties, mandatory: true)
                 context.logDeadLettered(messages[index], decision: decision, reason: reason)
                 deadLettered.append(decision)
+                if case .deliveryLimit = reason { metrics.deadLettered(reason.code) }
                 if let streamOffset { doneOffsets.append(streamOffset) }
             case .withholdAndPause:
                 throw StoreUnavailable()

@@ -15,14 +15,21 @@ enum AMQPMessageMapping {
                 type: properties.type, appId: properties.appId, userId: properties.userId,
                 replyTo: properties.replyTo, expiration: properties.expiration, timestamp: properties.timestamp,
                 deliveryMode: properties.deliveryMode?.rawValue, priority: properties.priority),
-            source: source(queue: queue, redelivered: delivery.redelivered))
+            source: source(queue: queue, redelivered: delivery.redelivered, deliveryCount: deliveryCount(delivery)))
     }
 
     /// The source of a delivery from `queue`: `amqp:QUEUE`.
-    static func source(queue: String, redelivered: Bool = false) -> MessageSource {
+    static func source(queue: String, redelivered: Bool = false, deliveryCount: Int? = nil) -> MessageSource {
         MessageSource(
-            kind: .amqp, description: "amqp:\(queue)", redelivered: redelivered,
+            kind: .amqp, description: "amqp:\(queue)", redelivered: redelivered, deliveryCount: deliveryCount,
             features: AMQPSourceConfig.messageFeatures)
+    }
+
+    /// A quorum queue's count of the earlier deliveries of a message (`x-delivery-count`);
+    /// `nil` when absent (a first delivery, or a queue that does not count).
+    static func deliveryCount(_ delivery: AMQPDelivery) -> Int? {
+        guard let value = delivery.properties.headers["x-delivery-count"] else { return nil }
+        return value.integerValue.map { Int(clamping: $0) }
     }
 
     static func headers(_ table: AMQPTable) -> [String: HeaderValue] {

@@ -34,6 +34,9 @@ final class AMQPSession: Sendable {
         var retryDue: ContinuousClock.Instant?
         /// Counts in-place retries, so that an attachment clears only those asked before it.
         var retryGeneration = 0
+        /// Deliveries on their last delivery that no batch settles: dead-lettered before the
+        /// channel closes.
+        var lastDeliveries: [AMQPDelivery] = []
     }
 
     /// The mutable state, in a box the acker task can share.
@@ -53,11 +56,17 @@ final class AMQPSession: Sendable {
         case settled([(tag: UInt64, needsAck: Bool)])
     }
 
-    /// A session; `position` is a stream consumer's position (`nil` for a queue).
+    /// A quorum queue's delivery limit, when idem knows it: a delivery whose
+    /// `x-delivery-count` reached it is the last the broker makes.
+    let deliveryLimit: Int?
+
+    /// A session; `position` is a stream consumer's position (`nil` for a queue),
+    /// `deliveryLimit` a quorum queue's known delivery limit.
     init(
         connection: AMQPConnection, stream: AMQPDeliveryStream, queue: String, retryRoute: AMQPAction.RetryRoute,
-        position: StreamPositionTracker? = nil, logger: Logger
+        position: StreamPositionTracker? = nil, deliveryLimit: Int? = nil, logger: Logger
     ) {
+        self.deliveryLimit = deliveryLimit
         self.connection = connection
         self.stream = stream
         self.queue = queue
@@ -144,6 +153,29 @@ final class AMQPSession: Sendable {
         guard !done.isEmpty else { return deliveries }
         settle(done.sorted().map { ($0, true) })
         return deliveries.filter { !done.contains($0.deliveryTag) }
+    }
+
+    /// Whether `delivery` is the last its queue's delivery limit allows: handed back, the
+    /// broker would drop it (or dead-letter it without idem's headers).
+    func isLastDelivery(_ delivery: AMQPDelivery) -> Bool {
+        guard let deliveryLimit, let count = AMQPMessageMapping.deliveryCount(delivery) else { return false }
+        return count >= deliveryLimit
+    }
+
+    /// Deliveries no batch will settle (PostgreSQL went away, the session is ending): those
+    /// on their last delivery are kept, to be dead-lettered before the channel closes.
+    func abandon(_ deliveries: [AMQPDelivery]) {
+        let last = deliveries.filter(isLastDelivery)
+        guard !last.isEmpty else { return }
+        shared.state.withLock { $0.lastDeliveries += last }
+    }
+
+    /// Takes the deliveries kept by ``abandon(_:)``.
+    func takeLastDeliveries() -> [AMQPDelivery] {
+        shared.state.withLock { state in
+            defer { state.lastDeliveries = [] }
+            return state.lastDeliveries
+        }
     }
 
     /// The stream offset a delivery from a stream carries.

@@ -88,6 +88,11 @@ public final class ConsumerMetrics: Sendable {
         minutes?.add(consumer: consumer, tally)
     }
 
+    /// Counts dead letters an adapter published outside a batch's decisions (code `reason`).
+    public func deadLettered(_ reason: String, count: Int = 1) {
+        if count > 0 { deadLetterCounter(reason).increment(by: count) }
+    }
+
     /// Messages taken in (`count` > 0) or finished (`count` < 0).
     public func inFlight(_ count: Int) {
         backlog.withLock { $0.inFlight += count }

@@ -11,6 +11,11 @@ public enum DeadLetterReason: Sendable, Hashable, CustomStringConvertible {
     case payloadConflict(storedHash: String, receivedHash: String)
     /// The ID was dead-lettered before and was delivered again.
     case deadLetteredBefore(attempts: Int, lastError: String)
+    /// The broker delivered the message for the last time its delivery limit allows (a
+    /// RabbitMQ quorum queue's `x-delivery-count` reached `x-delivery-limit`), and idem would
+    /// have handed it back (a retry by requeue, PostgreSQL out of reach, a shutdown): the
+    /// broker would have dropped it. `lastError` is the retry's reason, when there was one.
+    case deliveryLimit(deliveryCount: Int, limit: Int, attempts: Int, lastError: String?)
 
     /// The `x-idem-reason` header value.
     public var code: String {
@@ -20,6 +25,7 @@ public enum DeadLetterReason: Sendable, Hashable, CustomStringConvertible {
         case .attemptsExhausted: return "attempts-exhausted"
         case .payloadConflict: return "payload-conflict"
         case .deadLetteredBefore: return "dead-lettered-before"
+        case .deliveryLimit: return "delivery-limit"
         }
     }
 
@@ -29,6 +35,7 @@ public enum DeadLetterReason: Sendable, Hashable, CustomStringConvertible {
         case .poison, .payloadConflict: return 0
         case .rejected(_, let attempt): return attempt
         case .attemptsExhausted(let attempts, _), .deadLetteredBefore(let attempts, _): return attempts
+        case .deliveryLimit(_, _, let attempts, _): return attempts
         }
     }
 
@@ -45,6 +52,10 @@ public enum DeadLetterReason: Sendable, Hashable, CustomStringConvertible {
             return "the ID was processed with a body of SHA-256 \(stored), this body's is \(received)"
         case .deadLetteredBefore(_, let lastError):
             return "dead-lettered before; last error: \(lastError)"
+        case .deliveryLimit(let count, let limit, _, let lastError):
+            let text =
+                "delivered \(count + 1) times (x-delivery-count \(count)), the last its queue's delivery limit of \(limit) allows: handed back, the broker would drop it"
+            return lastError.map { "\(text); last error: \($0)" } ?? text
         }
     }
 }

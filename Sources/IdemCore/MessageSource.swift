@@ -9,18 +9,23 @@ public struct MessageSource: Sendable, Hashable, CustomStringConvertible {
     public var position: LogPosition?
     /// Whether the broker says it delivered the message before.
     public var redelivered: Bool
+    /// How many times the broker delivered the message before and had it back, as the
+    /// broker reports it (a RabbitMQ quorum queue's `x-delivery-count`, absent on a first
+    /// delivery); `nil` when it reports none.
+    public var deliveryCount: Int?
     /// What the message can carry beyond a body and headers.
     public var features: MessageFeatures
 
     /// A source described by `description`.
     public init(
         kind: SourceKind, description: String, position: LogPosition? = nil, redelivered: Bool = false,
-        features: MessageFeatures = []
+        deliveryCount: Int? = nil, features: MessageFeatures = []
     ) {
         self.kind = kind
         self.description = description
         self.position = position
         self.redelivered = redelivered
+        self.deliveryCount = deliveryCount
         var features = features
         if position != nil { features.insert(.logPosition) }
         self.features = features
