@@ -117,15 +117,10 @@ struct AMQPConsumerSession: ConsumerSession {
                 let id: MessageID? =
                     if case .identified(let derived) = consumer.identity.derive(message) { derived } else { nil }
                 let now = UInt64(Date().timeIntervalSince1970)
-                var properties = delivery.properties
                 let headers = DeadLetterHeaders.headers(
                     reason: reason, consumer: consumer.name, source: message.source, id: id, firstSeen: now,
                     deadLetteredAt: now)
-                for (key, value) in headers { properties.headers[key] = AMQPMessageMapping.field(value) }
-                properties.expiration = nil
-                try await session.connection.publishAndConfirm(
-                    exchange: source.deadLetterExchange, routingKey: source.deadLetterRoutingKey,
-                    body: delivery.body, properties: properties, mandatory: true)
+                try await publishDeadLetter(delivery, headers: headers, connection: session.connection)
                 try await session.connection.ack(deliveryTag: delivery.deliveryTag)
                 metrics.deadLettered(reason.code)
                 logger.warning(
@@ -138,6 +133,21 @@ struct AMQPConsumerSession: ConsumerSession {
                 "could not dead-letter \(last.count - done) message(s) on their last delivery; the broker may drop them: \(error)"
             )
         }
+    }
+
+    /// Publishes the dead letter of `delivery` with `headers` (the `x-idem-*` ones) to the
+    /// dead-letter route, mandatory, and waits for the broker's confirm. The copy has no
+    /// expiration and no stream offset of its own.
+    private func publishDeadLetter(
+        _ delivery: AMQPDelivery, headers: [(String, HeaderValue)], connection: AMQPConnection
+    ) async throws {
+        var properties = delivery.properties
+        for (key, value) in headers { properties.headers[key] = AMQPMessageMapping.field(value) }
+        properties.expiration = nil
+        properties.headers["x-stream-offset"] = nil
+        try await connection.publishAndConfirm(
+            exchange: source.deadLetterExchange, routingKey: source.deadLetterRoutingKey,
+            body: delivery.body, properties: properties, mandatory: true)
     }
 
     /// The reason of the dead letter of `delivery`, on its last delivery.
@@ -457,15 +467,9 @@ struct AMQPConsumerSession: ConsumerSession {
                     exchange: "", routingKey: queue, body: delivery.body, properties: properties, mandatory: true)
                 context.logRetry(messages[index], decision: decision, delay: delay)
             case .publishToDeadLetterThenAck(let reason):
-                var properties = delivery.properties
-                for (key, value) in context.deadLetterHeaders(messages[index], decision: decision, reason: reason) {
-                    properties.headers[key] = AMQPMessageMapping.field(value)
-                }
-                properties.expiration = nil
-                properties.headers["x-stream-offset"] = nil
-                try await connection.publishAndConfirm(
-                    exchange: source.deadLetterExchange, routingKey: source.deadLetterRoutingKey,
-                    body: delivery.body, properties: properties, mandatory: true)
+                try await publishDeadLetter(
+                    delivery, headers: context.deadLetterHeaders(messages[index], decision: decision, reason: reason),
+                    connection: connection)
                 context.logDeadLettered(messages[index], decision: decision, reason: reason)
                 deadLettered.append(decision)
                 if case .deliveryLimit = reason { metrics.deadLettered(reason.code) }
