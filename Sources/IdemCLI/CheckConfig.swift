@@ -61,6 +61,11 @@ struct CheckConfig: AsyncParsableCommand {
             let address = MetricsSettings(host: host, port: port).listen
             lines.append("  admin API: http://\(address) (/admin/consumers), bearer token")
         }
+        let tracing = config.tracing
+        lines.append(
+            tracing.enabled
+                ? "  spans: OTLP/HTTP \(tracing.encoding.rawValue) to \(Redaction.url(tracing.endpoint)), service \(tracing.serviceName), sampling \(tracing.sampleRatio) of new traces"
+                : "  spans: off (trace context is still passed to handlers)")
         for consumer in config.consumers {
             let ids = consumer.identity.sources.map(\.description).joined(separator: " → ")
             lines.append(

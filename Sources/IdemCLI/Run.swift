@@ -31,9 +31,16 @@ struct Run: AsyncParsableCommand {
         LogSetup.bootstrap(config.logging)
         let logger = Logger(label: "idem")
         let metricsText = MetricsSetup.bootstrapPrometheus()
+        let spans: WorkerRuntime.SpanExport?
+        do {
+            spans = try TracingSetup.bootstrap(config.tracing, logger: logger)
+        } catch {
+            logger.critical("idem could not start span export: \(error)")
+            throw CLIFailure.config("\(options.config): tracing: \(error)")
+        }
         let runtime = WorkerRuntime(
             config: config, logger: logger, handlers: Registrations.handlers, brokers: Registrations.brokers,
-            metricsText: metricsText)
+            metricsText: metricsText, spans: spans)
         do {
             try await runtime.run(gracePeriod: gracePeriod.flatMap(DurationParser.parse))
         } catch let error as BrokerRegistryError {

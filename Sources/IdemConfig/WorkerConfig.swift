@@ -14,6 +14,8 @@ public struct WorkerConfig: Sendable {
     public var metrics: MetricsSettings
     /// The admin API (off unless configured).
     public var admin: AdminSettings
+    /// Span export (off unless configured).
+    public var tracing: TracingSettings
     /// The file it was read from.
     public var file: String
     /// Environment variables that `${…}` references used; their values are treated as secrets.
@@ -23,7 +25,7 @@ public struct WorkerConfig: Sendable {
     public init(
         postgres: PostgresSettings, consumers: [ConsumerConfig], shutdown: ShutdownSettings,
         logging: LoggingSettings, metrics: MetricsSettings = MetricsSettings(), admin: AdminSettings = AdminSettings(),
-        file: String,
+        tracing: TracingSettings = TracingSettings(), file: String,
         interpolatedVariables: Set<String> = []
     ) {
         self.postgres = postgres
@@ -32,6 +34,7 @@ public struct WorkerConfig: Sendable {
         self.logging = logging
         self.metrics = metrics
         self.admin = admin
+        self.tracing = tracing
         self.file = file
         self.interpolatedVariables = interpolatedVariables
     }

@@ -4,7 +4,11 @@ import IdemCore
 /// The schema of `worker.yaml`: which keys each section takes, their defaults and checks.
 enum WorkerConfigDecoding {
     static func decode(_ root: ConfigValue, file: String) -> WorkerConfig? {
-        guard let top = root.mapping(keys: ["postgres", "consumers", "shutdown", "logging", "metrics", "admin"]) else {
+        guard
+            let top = root.mapping(keys: [
+                "postgres", "consumers", "shutdown", "logging", "metrics", "admin", "tracing",
+            ])
+        else {
             return nil
         }
         let postgres = top.required("postgres", what: "the PostgreSQL that holds the dedup table").flatMap(
@@ -13,6 +17,7 @@ enum WorkerConfigDecoding {
         let logging = top["logging"].map(loggingSettings) ?? LoggingSettings()
         let metrics = top["metrics"].map(metricsSettings) ?? MetricsSettings()
         let admin = top["admin"].map { adminSettings($0, metrics: metrics) } ?? AdminSettings()
+        let tracing = top["tracing"].map(tracingSettings) ?? TracingSettings()
         var consumers: [ConsumerConfig]?
         if let list = top.required("consumers", what: "a list of consumers")?.list() {
             if list.isEmpty { top["consumers"]?.report("expected at least one consumer") }
@@ -21,10 +26,10 @@ enum WorkerConfigDecoding {
             checkUniqueNames(list: list, consumers: consumers!)
             checkUniqueStaticMembers(list: list, consumers: consumers!)
         }
-        guard let postgres, let consumers, let metrics, let admin else { return nil }
+        guard let postgres, let consumers, let metrics, let admin, let tracing else { return nil }
         return WorkerConfig(
             postgres: postgres, consumers: consumers, shutdown: shutdown ?? ShutdownSettings(),
-            logging: logging ?? LoggingSettings(), metrics: metrics, admin: admin, file: file)
+            logging: logging ?? LoggingSettings(), metrics: metrics, admin: admin, tracing: tracing, file: file)
     }
 
     private static func checkUniqueNames(list: [ConfigValue], consumers: [ConsumerConfig]) {
@@ -194,6 +199,34 @@ enum WorkerConfigDecoding {
             return nil
         }
         return settings
+    }
+
+    static func tracingSettings(_ value: ConfigValue) -> TracingSettings? {
+        guard
+            let map = value.mapping(keys: [
+                "enabled", "endpoint", "encoding", "service_name", "sample_ratio", "headers",
+            ])
+        else { return nil }
+        var settings = TracingSettings()
+        var valid = true
+        if let enabled = map["enabled"]?.bool() { settings.enabled = enabled }
+        if let endpointValue = map["endpoint"] {
+            if let endpoint = endpointValue.string(), let url = URL(string: endpoint),
+                ["http", "https"].contains(url.scheme?.lowercased() ?? ""), !(url.host ?? "").isEmpty
+            {
+                settings.endpoint = endpoint
+            } else {
+                endpointValue.report(
+                    "expected the collector's OTLP/HTTP traces URL, such as \(TracingSettings.defaultEndpoint), got \(endpointValue.got)"
+                )
+                valid = false
+            }
+        }
+        if let encoding = map["encoding"]?.oneOf(TracingSettings.Encoding.self) { settings.encoding = encoding }
+        if let name = map["service_name"]?.string() { settings.serviceName = name }
+        if let ratio = map["sample_ratio"]?.double(in: 0...1) { settings.sampleRatio = ratio }
+        if let headers = map["headers"]?.stringMap() { settings.headers = headers }
+        return valid ? settings : nil
     }
 
     // MARK: consumers

@@ -3,6 +3,7 @@ import IdemConcurrency
 import IdemConfig
 import IdemCore
 import Logging
+import Tracing
 
 /// One consumer's path from a batch of messages to a decision per message, whatever the
 /// broker: the body limit, the ID chain, the dedup store with the handler in one
@@ -20,13 +21,17 @@ public struct BatchProcessor: Sendable {
     public var handlerConcurrency = 16
     /// Where the batch's counts and round-trip times go.
     public var metrics: ConsumerMetrics? = nil
+    /// The tracer of the consumer spans, one per message (`tracing:`); `nil` exports none.
+    public var tracer: (any Tracer)? = nil
 
     /// The processor of `consumer`'s batches through `store` and `handler`; lease mode runs
-    /// up to `handlerConcurrency` handler calls of a batch at once.
+    /// up to `handlerConcurrency` handler calls of a batch at once; with a `tracer`, each
+    /// message gets a consumer span.
     public init(
         consumer: ConsumerConfig, store: any DedupStore, handler: any MessageHandler, logger: Logger,
-        handlerConcurrency: Int = 16, metrics: ConsumerMetrics? = nil
+        handlerConcurrency: Int = 16, metrics: ConsumerMetrics? = nil, tracer: (any Tracer)? = nil
     ) {
+        self.tracer = tracer
         self.consumer = consumer
         self.store = store
         self.handler = handler
@@ -54,6 +59,16 @@ public struct BatchProcessor: Sendable {
     /// With `keepOrder` (a lane of a log, a Kafka partition), a transient failure ends the batch: the
     /// messages after it are decided as retries that used no attempt, and took no effect.
     public func process(_ messages: [Message], keepOrder: Bool = false) async -> [Decision] {
+        guard let tracer, !messages.isEmpty else { return await decide(messages, keepOrder: keepOrder) }
+        var traced = messages
+        let spans = MessageSpans(&traced, consumer: consumer, tracer: tracer)
+        let decisions = await decide(traced, keepOrder: keepOrder)
+        spans.end(decisions)
+        return decisions
+    }
+
+    /// ``process(_:keepOrder:)`` without spans.
+    private func decide(_ messages: [Message], keepOrder: Bool) async -> [Decision] {
         if offsetMode { return await processOffsets(messages) }
         var batch = identify(messages)
         if !batch.requests.isEmpty {

@@ -2,6 +2,7 @@ import Foundation
 import IdemConfig
 import IdemCore
 import Logging
+import Tracing
 
 /// What the worker hands a broker adapter for one consumer: its configuration, the dedup
 /// store, its handler, where it reports, and the helpers every adapter needs in the same
@@ -23,13 +24,18 @@ public struct ConsumerContext: Sendable {
     public let control: ConsumerControl
     /// The logger, with the consumer's name as metadata.
     public let logger: Logger
+    /// The tracer of the consumer spans (`tracing:`), `nil` when spans are not exported.
+    public let tracer: (any Tracer)?
 
     /// The context of `consumer`; `logger` gets its name as `consumer` metadata; `control`
-    /// is its pause switch (by default one of its own that nobody pauses).
+    /// is its pause switch (by default one of its own that nobody pauses); with a `tracer`,
+    /// each message gets a consumer span.
     public init(
         consumer: ConsumerConfig, store: any DedupStore, handler: any MessageHandler, readiness: StoreReadiness,
-        metrics: ConsumerMetrics, health: HealthState, control: ConsumerControl = ConsumerControl(), logger: Logger
+        metrics: ConsumerMetrics, health: HealthState, control: ConsumerControl = ConsumerControl(), logger: Logger,
+        tracer: (any Tracer)? = nil
     ) {
+        self.tracer = tracer
         self.consumer = consumer
         self.store = store
         self.handler = handler
@@ -46,7 +52,8 @@ public struct ConsumerContext: Sendable {
     public func makeBatchProcessor() -> BatchProcessor {
         BatchProcessor(
             consumer: consumer, store: store, handler: handler, logger: logger,
-            handlerConcurrency: consumer.handler.dispatchLimit(batchSize: consumer.batch.size), metrics: metrics)
+            handlerConcurrency: consumer.handler.dispatchLimit(batchSize: consumer.batch.size), metrics: metrics,
+            tracer: tracer)
     }
 
     /// The `x-idem-*` headers of the dead letter of `message`, decided `decision`.

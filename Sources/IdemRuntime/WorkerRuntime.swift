@@ -6,6 +6,7 @@ import IdemPostgres
 import IdemPostgresStore
 import Logging
 import ServiceLifecycle
+import Tracing
 import UnixSignals
 
 /// The whole worker of `idem run`: one service per consumer in a service group that stops
@@ -20,16 +21,35 @@ public struct WorkerRuntime: Sendable {
     private let handlers: HandlerRegistry
     private let brokers: BrokerRegistry
     private let metricsText: @Sendable () -> [UInt8]
+    private let spans: SpanExport?
+
+    /// Where consumer spans go when `tracing:` exports them: the tracer, and the service
+    /// that batches and sends its spans (it runs first and stops last, so the spans of the
+    /// last messages are sent).
+    public struct SpanExport: Sendable {
+        /// The tracer that starts each message's span.
+        public var tracer: any Tracer
+        /// The exporter's background service.
+        public var service: any Service
+
+        /// The export of `tracer`'s spans by `service`.
+        public init(tracer: any Tracer, service: any Service) {
+            self.tracer = tracer
+            self.service = service
+        }
+    }
 
     /// Creates the runtime for `config`; `handlers` are the Swift handlers a consumer may
     /// name with `handler: {swift: NAME}`; `brokers` are the broker adapters consumers run
     /// with, by source kind; `metricsText` renders the metrics backend's
     /// exposition for `/metrics` (the executable bootstraps swift-metrics, with Prometheus
-    /// for `idem run`).
+    /// for `idem run`); `spans` exports a consumer span per message (the executable makes
+    /// it from `tracing:`).
     public init(
         config: WorkerConfig, logger: Logger, handlers: HandlerRegistry = HandlerRegistry(),
-        brokers: BrokerRegistry, metricsText: @escaping @Sendable () -> [UInt8] = { [] }
+        brokers: BrokerRegistry, metricsText: @escaping @Sendable () -> [UInt8] = { [] }, spans: SpanExport? = nil
     ) {
+        self.spans = spans
         self.config = config
         self.logger = logger
         self.handlers = handlers
@@ -93,7 +113,9 @@ public struct WorkerRuntime: Sendable {
                             metrics: pair.1)
                     }, health: health), token: config.admin.token)
             : nil
-        var supporting = [NamedService(description: "postgres", service: database)]
+        var supporting: [NamedService] = []
+        if let spans { supporting.append(NamedService(description: "span exporter", service: spans.service)) }
+        supporting.append(NamedService(description: "postgres", service: database))
         if config.metrics.enabled {
             let shared = config.admin.listen == .metrics ? admin : nil
             supporting.append(
@@ -126,11 +148,14 @@ public struct WorkerRuntime: Sendable {
             let handler = handlers[consumer.name]!
             // A statement handler's SQL runs pipelined inside the dedup transaction, which
             // the store recognises by its type: it is timed as the transaction's round trip.
-            let measured =
+            var measured =
                 handler is any StatementHandler ? handler : MeasuredHandler(handler: handler, metrics: metrics)
+            if let tracer = spans?.tracer, !(handler is any StatementHandler) {
+                measured = TracedHandler(handler: measured, tracer: tracer)
+            }
             let context = ConsumerContext(
                 consumer: consumer, store: store, handler: measured, readiness: readiness, metrics: metrics,
-                health: health, control: control, logger: logger)
+                health: health, control: control, logger: logger, tracer: spans?.tracer)
             let supervisor = ConsumerSupervisor(adapter: try brokers.adapter(for: consumer), context: context)
             consumers.append(NamedService(description: supervisor.description, service: supervisor))
         }

@@ -36,6 +36,22 @@ struct CLITests {
         #expect(!outcome.stdout.contains("guest:guest"))
     }
 
+    @Test func checkConfigShowsWhereSpansGo() async throws {
+        let off = try await IdemProcess.run(["check-config", try IdemProcess.temporaryFile(minimalConfig).path])
+        #expect(off.stdout.contains("  spans: off (trace context is still passed to handlers)"), "\(off.stdout)")
+        let file = try IdemProcess.temporaryFile(
+            minimalConfig
+                + "\ntracing: {enabled: true, endpoint: \"https://otel:secret@collector.example:4318/v1/traces\", encoding: json, sample_ratio: 0.5}\n"
+        )
+        let on = try await IdemProcess.run(["check-config", file.path])
+        #expect(on.status == 0, "\(on.stderr)")
+        #expect(
+            on.stdout.contains(
+                "  spans: OTLP/HTTP json to https://otel:***@collector.example:4318/v1/traces, service idem, sampling 0.5 of new traces"
+            ), "\(on.stdout)")
+        #expect(!on.stdout.contains("secret"))
+    }
+
     @Test func checkConfigReportsEveryProblemWithExit2() async throws {
         let file = try IdemProcess.temporaryFile(
             minimalConfig.replacingOccurrences(of: "queue: orders", with: "queue: orders\n        prefech: 10")
