@@ -30,7 +30,11 @@
 #    LAT_SETTINGS adds consumer settings (YAML lines).
 # 4. The naive peer (../shared/peers/kafka_peer.py, confluent-kafka in a virtualenv) on
 #    PEER_RECORDS (default 20,000) records of the same generator on their own topic.
-# BENCH_BATCH, BENCH_CONCURRENCY and BENCH_LOG_LEVEL tune the tuned run.
+# BENCH_BATCH, BENCH_CONCURRENCY and BENCH_LOG_LEVEL tune the tuned run. TRACING=1 adds a
+# run with the tuned settings and span export on (a span per record, TRACING_RATIO of the
+# traces sampled, default 1; protobuf to scripts/otlp-sink.py, a collector that discards
+# them): the cost of spans.
+# THROUGHPUT_ONLY=1 stops after the idem runs.
 # Stops the services it started.
 set -euo pipefail
 
@@ -83,7 +87,7 @@ fi
 # rate, steady, peak_rss, effect_rows and effect_ids. The end is polled on idem's metrics
 # (bench_wait_processed), which costs the machine nothing, and the effects are counted after.
 throughput() {
-    local name=$1 settings=$2 pool=${3:-}
+    local name=$1 settings=$2 pool=${3:-} top=${4:-}
     bench_free_port
     psql_q -c "DROP TABLE IF EXISTS kbench_pm, kbench_pm_offsets, kbench_pm_stats, kbench_pm_replays" \
         -c "DELETE FROM idem_schema_versions WHERE table_name = 'kbench_pm'" -c "TRUNCATE kbench_effects" >/dev/null
@@ -91,6 +95,7 @@ throughput() {
 postgres: {url: "$PG", table: kbench_pm$pool}
 logging: {level: ${BENCH_LOG_LEVEL:-info}}
 metrics: {listen: "127.0.0.1:$BENCH_METRICS_PORT"}
+$top
 consumers:
   - name: kbench
     source: {kafka: {brokers: "$BROKERS", topics: [bench], group: kbench-$name}}
@@ -138,7 +143,20 @@ default_rate=$rate default_rss=$peak_rss default_rows=$effect_rows default_ids=$
 throughput tuned "    batch: {size: ${BENCH_BATCH:-1000}, max_wait: 20ms}
     concurrency: ${BENCH_CONCURRENCY:-4}" ", pool_size: ${BENCH_CONCURRENCY:-4}"
 tuned_rate=$rate tuned_rss=$peak_rss tuned_rows=$effect_rows tuned_ids=$effect_ids
+if [[ -n "${TRACING:-}" ]]; then
+    bench_free_port
+    sink_port=$BENCH_METRICS_PORT
+    python3 "$SCRIPT_DIR/otlp-sink.py" "$sink_port" >"$WORK/sink.json" &
+    sink_pid=$!
+    throughput traced "    batch: {size: ${BENCH_BATCH:-1000}, max_wait: 20ms}
+    concurrency: ${BENCH_CONCURRENCY:-4}" ", pool_size: ${BENCH_CONCURRENCY:-4}" \
+        "tracing: {enabled: true, endpoint: \"http://127.0.0.1:$sink_port/v1/traces\", sample_ratio: ${TRACING_RATIO:-1}}"
+    kill -TERM "$sink_pid"
+    wait "$sink_pid"
+    echo "span export: $(cat "$WORK/sink.json") at the sink; $(grep -c 'were dropped' "$WORK/traced.log" || true) warnings of dropped spans"
+fi
 echo "producer: $(cat "$WORK/fill.json")"
+[[ -n "${THROUGHPUT_ONLY:-}" ]] && exit 0
 
 # The batched peer, on the same topic (every record, in a group of its own).
 bench_peer_venv

@@ -35,6 +35,11 @@ enum TracingSetup {
         // worker stops (the last flush), within any sane grace period.
         configuration.traces.otlpExporter.timeout = exportTimeout
         configuration.traces.batchSpanProcessor.exportTimeout = exportTimeout
+        // Consumers end spans by the batch: exports of up to 2,048 spans, at least every
+        // second; past 8,192 waiting, spans are dropped (counted in a warning).
+        configuration.traces.batchSpanProcessor.scheduleDelay = .seconds(1)
+        configuration.traces.batchSpanProcessor.maxExportBatchSize = 2048
+        configuration.traces.batchSpanProcessor.maxQueueSize = 8192
         configuration.traces.otlpExporter.headers = settings.headers.sorted { $0.key < $1.key }.map {
             ($0.key, $0.value)
         }

@@ -12,69 +12,84 @@ import Tracing
 /// the producer's context.
 struct MessageSpans {
     private let spans: [any Span]
+    /// Each span's attributes, set once when it ends: setting them one by one would copy
+    /// the span's attribute storage each time.
+    private var attributes: [SpanAttributes]
 
     /// Starts a span for each of `messages` with `tracer`, and rewrites their trace
     /// headers to the spans' contexts.
     init(_ messages: inout [Message], consumer: ConsumerConfig, tracer: any Tracer) {
         var spans: [any Span] = []
+        var attributes: [SpanAttributes] = []
         spans.reserveCapacity(messages.count)
+        attributes.reserveCapacity(messages.count)
         for index in messages.indices {
             var parent = ServiceContext.topLevel
             tracer.extract(messages[index].headers, into: &parent, using: MessageHeaderExtractor())
             let destination = Self.destination(of: messages[index], consumer: consumer)
             let span = tracer.startSpan("process \(destination)", context: parent, ofKind: .consumer)
-            Self.describe(span, messages[index], consumer: consumer, destination: destination)
             var headers = messages[index].headers
             tracer.inject(span.context, into: &headers, using: MessageHeaderInjector())
             messages[index].headers = headers
             spans.append(span)
+            attributes.append(
+                span.isRecording
+                    ? Self.attributes(of: messages[index], consumer: consumer, destination: destination)
+                    : SpanAttributes())
         }
         self.spans = spans
+        self.attributes = attributes
     }
 
     /// Ends every span with its message's decision.
     func end(_ decisions: [BatchProcessor.Decision]) {
-        for (span, decision) in zip(spans, decisions) {
-            if let id = decision.id {
-                span.attributes["idem.message_id"] = id.value
-                span.attributes["idem.id_source"] = id.source.description
+        for (index, decision) in zip(spans.indices, decisions) {
+            let span = spans[index]
+            guard span.isRecording else {
+                span.end()
+                continue
             }
-            if let attempt = decision.event.attempt { span.attributes["idem.attempt"] = attempt }
-            span.attributes["idem.outcome"] = Self.outcome(decision.disposition)
+            var attributes = attributes[index]
+            if let id = decision.id { attributes["idem.message_id"] = id.value }
+            if let attempt = decision.event.attempt { attributes["idem.attempt"] = attempt }
+            attributes["idem.outcome"] = Self.outcome(decision.disposition)
             switch decision.disposition {
             case .acknowledge, .suspend:
                 break
             case .retry(_, _, let reason):
                 span.setStatus(SpanStatus(code: .error, message: reason))
             case .deadLetter(let reason):
-                span.attributes["idem.dead_letter_reason"] = reason.code
+                attributes["idem.dead_letter_reason"] = reason.code
                 span.setStatus(SpanStatus(code: .error, message: reason.description))
             }
+            span.attributes = attributes
             span.end()
         }
     }
 
     /// The span attributes of `message` (OpenTelemetry's messaging conventions).
-    private static func describe(_ span: any Span, _ message: Message, consumer: ConsumerConfig, destination: String) {
-        span.attributes["messaging.operation.type"] = "process"
-        span.attributes["messaging.operation.name"] = "process"
-        span.attributes["messaging.destination.name"] = destination
-        span.attributes["messaging.message.body.size"] = message.body.count
-        span.attributes["idem.consumer"] = consumer.name
+    private static func attributes(of message: Message, consumer: ConsumerConfig, destination: String)
+        -> SpanAttributes
+    {
+        var attributes = SpanAttributes()
+        attributes["messaging.operation.type"] = "process"
+        attributes["messaging.destination.name"] = destination
+        attributes["idem.consumer"] = consumer.name
         switch consumer.source {
         case .amqp:
-            span.attributes["messaging.system"] = "rabbitmq"
-            if let id = message.properties.messageId { span.attributes["messaging.message.id"] = id }
+            attributes["messaging.system"] = "rabbitmq"
+            if let id = message.properties.messageId { attributes["messaging.message.id"] = id }
         case .kafka(let kafka):
-            span.attributes["messaging.system"] = "kafka"
-            span.attributes["messaging.consumer.group.name"] = kafka.group
+            attributes["messaging.system"] = "kafka"
+            attributes["messaging.consumer.group.name"] = kafka.group
         }
         if let position = message.source.position {
-            span.attributes["messaging.destination.partition.id"] = String(position.lane)
-            span.attributes[consumer.source.kind == .kafka ? "messaging.kafka.offset" : "idem.stream_offset"] =
+            attributes["messaging.destination.partition.id"] = String(position.lane)
+            attributes[consumer.source.kind == .kafka ? "messaging.kafka.offset" : "idem.stream_offset"] =
                 Int(position.offset)
         }
-        if let count = message.source.deliveryCount { span.attributes["idem.delivery_count"] = count }
+        if let count = message.source.deliveryCount { attributes["idem.delivery_count"] = count }
+        return attributes
     }
 
     /// The queue or topic `message` came from.
