@@ -27,8 +27,10 @@ enum TracingSetup {
         configuration.metrics.enabled = false
         configuration.traces.enabled = true
         configuration.traces.exporter = .otlp
-        configuration.traces.sampler =
-            .parentBasedTraceIDRatio(ratio: settings.sampleRatio) ?? .parentBasedAlwaysOn
+        // Consumer spans are sampled before they are started (`sample_ratio`, or the
+        // producer's decision): the tracer records what it is asked for, and a handler's
+        // spans follow their parent's decision.
+        configuration.traces.sampler = .parentBasedAlwaysOn
         configuration.traces.otlpExporter.endpoint = settings.endpoint
         configuration.traces.otlpExporter.protocol = settings.encoding == .json ? .httpJSON : .httpProtobuf
         // A collector that does not answer costs at most this per export, and when the
@@ -57,6 +59,7 @@ enum TracingSetup {
                 "sample_ratio": "\(settings.sampleRatio)",
             ])
         return WorkerRuntime.SpanExport(
-            tracer: backend.factory, service: SpanExportService(exporter: backend.service, logger: diagnostics))
+            tracer: backend.factory, service: SpanExportService(exporter: backend.service, logger: diagnostics),
+            sampleRatio: settings.sampleRatio)
     }
 }

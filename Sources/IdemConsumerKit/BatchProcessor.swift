@@ -23,15 +23,19 @@ public struct BatchProcessor: Sendable {
     public var metrics: ConsumerMetrics? = nil
     /// The tracer of the consumer spans, one per message (`tracing:`); `nil` exports none.
     public var tracer: (any Tracer)? = nil
+    /// The share of messages without a trace context whose span is sampled (`tracing.sample_ratio`).
+    public var sampleRatio: Double = 1
 
     /// The processor of `consumer`'s batches through `store` and `handler`; lease mode runs
     /// up to `handlerConcurrency` handler calls of a batch at once; with a `tracer`, each
     /// message gets a consumer span.
     public init(
         consumer: ConsumerConfig, store: any DedupStore, handler: any MessageHandler, logger: Logger,
-        handlerConcurrency: Int = 16, metrics: ConsumerMetrics? = nil, tracer: (any Tracer)? = nil
+        handlerConcurrency: Int = 16, metrics: ConsumerMetrics? = nil, tracer: (any Tracer)? = nil,
+        sampleRatio: Double = 1
     ) {
         self.tracer = tracer
+        self.sampleRatio = sampleRatio
         self.consumer = consumer
         self.store = store
         self.handler = handler
@@ -61,7 +65,7 @@ public struct BatchProcessor: Sendable {
     public func process(_ messages: [Message], keepOrder: Bool = false) async -> [Decision] {
         guard let tracer, !messages.isEmpty else { return await decide(messages, keepOrder: keepOrder) }
         var traced = messages
-        let spans = MessageSpans(&traced, consumer: consumer, tracer: tracer)
+        let spans = MessageSpans(&traced, consumer: consumer, tracer: tracer, sampleRatio: sampleRatio)
         let decisions = await decide(traced, keepOrder: keepOrder)
         spans.end(decisions)
         return decisions

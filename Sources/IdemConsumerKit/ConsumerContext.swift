@@ -26,6 +26,8 @@ public struct ConsumerContext: Sendable {
     public let logger: Logger
     /// The tracer of the consumer spans (`tracing:`), `nil` when spans are not exported.
     public let tracer: (any Tracer)?
+    /// The share of messages without a trace context whose span is sampled.
+    public let sampleRatio: Double
 
     /// The context of `consumer`; `logger` gets its name as `consumer` metadata; `control`
     /// is its pause switch (by default one of its own that nobody pauses); with a `tracer`,
@@ -33,9 +35,10 @@ public struct ConsumerContext: Sendable {
     public init(
         consumer: ConsumerConfig, store: any DedupStore, handler: any MessageHandler, readiness: StoreReadiness,
         metrics: ConsumerMetrics, health: HealthState, control: ConsumerControl = ConsumerControl(), logger: Logger,
-        tracer: (any Tracer)? = nil
+        tracer: (any Tracer)? = nil, sampleRatio: Double = 1
     ) {
         self.tracer = tracer
+        self.sampleRatio = sampleRatio
         self.consumer = consumer
         self.store = store
         self.handler = handler
@@ -53,7 +56,7 @@ public struct ConsumerContext: Sendable {
         BatchProcessor(
             consumer: consumer, store: store, handler: handler, logger: logger,
             handlerConcurrency: consumer.handler.dispatchLimit(batchSize: consumer.batch.size), metrics: metrics,
-            tracer: tracer)
+            tracer: tracer, sampleRatio: sampleRatio)
     }
 
     /// The `x-idem-*` headers of the dead letter of `message`, decided `decision`.

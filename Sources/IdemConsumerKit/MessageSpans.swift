@@ -11,21 +11,42 @@ import Tracing
 /// continues idem's span; dead letters are made from the messages as received, and keep
 /// the producer's context.
 struct MessageSpans {
-    private let spans: [any Span]
+    /// Each message's span, `nil` for a message not sampled.
+    private let spans: [(any Span)?]
     /// Each span's attributes, set once when it ends: setting them one by one would copy
     /// the span's attribute storage each time.
     private var attributes: [SpanAttributes]
 
-    /// Starts a span for each of `messages` with `tracer`, and rewrites their trace
-    /// headers to the spans' contexts.
-    init(_ messages: inout [Message], consumer: ConsumerConfig, tracer: any Tracer) {
-        var spans: [any Span] = []
+    /// Starts a span for each of `messages` that is sampled, with `tracer`, and rewrites
+    /// their trace headers to the spans' contexts.
+    ///
+    /// Sampling is decided here, before the tracer is asked (its sampler then samples
+    /// whatever it is given: `parentBasedAlwaysOn`): a message whose producer did not sample
+    /// its trace keeps the producer's headers, and one without a trace context starts a
+    /// sampled trace with probability `sampleRatio`, or else gets a `traceparent` of a trace
+    /// not sampled. An unsampled message thus costs no span, and its handler's own spans
+    /// are not sampled either.
+    init(_ messages: inout [Message], consumer: ConsumerConfig, tracer: any Tracer, sampleRatio: Double) {
+        var spans: [(any Span)?] = []
         var attributes: [SpanAttributes] = []
         spans.reserveCapacity(messages.count)
         attributes.reserveCapacity(messages.count)
+        var random = SplitMix64()
         for index in messages.indices {
+            let trace = messages[index].trace
+            let sampled = trace?.sampled ?? (sampleRatio >= 1 || Double(random.next() >> 11) * 0x1p-53 < sampleRatio)
+            guard sampled else {
+                if trace == nil {
+                    var headers = messages[index].headers
+                    MessageHeaderInjector().inject(random.unsampledTraceparent(), forKey: "traceparent", into: &headers)
+                    messages[index].headers = headers
+                }
+                spans.append(nil)
+                attributes.append(SpanAttributes())
+                continue
+            }
             var parent = ServiceContext.topLevel
-            tracer.extract(messages[index].headers, into: &parent, using: MessageHeaderExtractor())
+            if trace != nil { tracer.extract(messages[index].headers, into: &parent, using: MessageHeaderExtractor()) }
             let destination = Self.destination(of: messages[index], consumer: consumer)
             let span = tracer.startSpan("process \(destination)", context: parent, ofKind: .consumer)
             var headers = messages[index].headers
@@ -44,7 +65,7 @@ struct MessageSpans {
     /// Ends every span with its message's decision.
     func end(_ decisions: [BatchProcessor.Decision]) {
         for (index, decision) in zip(spans.indices, decisions) {
-            let span = spans[index]
+            guard let span = spans[index] else { continue }
             guard span.isRecording else {
                 span.end()
                 continue
@@ -119,6 +140,58 @@ extension ProcessingEvent {
         switch self {
         case .handled(_, let attempt), .handlerFailed(_, let attempt): return attempt
         default: return nil
+        }
+    }
+}
+
+/// SplitMix64: the sampling draws and the IDs of unsampled traces, seeded once per batch
+/// (the system generator costs a system call per number).
+private struct SplitMix64 {
+    private var state: UInt64
+
+    init() {
+        var system = SystemRandomNumberGenerator()
+        state = system.next()
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A W3C `traceparent` of a new trace, not sampled (flags `00`).
+    mutating func unsampledTraceparent() -> String {
+        var high = next()
+        let low = next()
+        if high == 0 && low == 0 { high = 1 }
+        let span = next() | 1
+        // "00-" 32 hex digits "-" 16 hex digits "-00": 55 bytes.
+        return String(unsafeUninitializedCapacity: 55) { bytes in
+            let digits: StaticString = "0123456789abcdef"
+            var at = 0
+            func put(_ byte: UInt8) {
+                bytes[at] = byte
+                at += 1
+            }
+            func hex(_ value: UInt64) {
+                for shift in stride(from: 60, through: 0, by: -4) {
+                    put(digits.utf8Start[Int((value >> UInt64(shift)) & 0xF)])
+                }
+            }
+            put(0x30)
+            put(0x30)
+            put(0x2D)
+            hex(high)
+            hex(low)
+            put(0x2D)
+            hex(span)
+            put(0x2D)
+            put(0x30)
+            put(0x30)
+            return at
         }
     }
 }

@@ -31,10 +31,14 @@ public struct WorkerRuntime: Sendable {
         public var tracer: any Tracer
         /// The exporter's background service.
         public var service: any Service
+        /// The share of messages without a trace context whose span is sampled; the
+        /// tracer's own sampler should sample every span it is asked for.
+        public var sampleRatio: Double
 
-        /// The export of `tracer`'s spans by `service`.
-        public init(tracer: any Tracer, service: any Service) {
+        /// The export of `tracer`'s spans by `service`, sampling `sampleRatio` of new traces.
+        public init(tracer: any Tracer, service: any Service, sampleRatio: Double = 1) {
             self.tracer = tracer
+            self.sampleRatio = sampleRatio
             self.service = service
         }
     }
@@ -155,7 +159,8 @@ public struct WorkerRuntime: Sendable {
             }
             let context = ConsumerContext(
                 consumer: consumer, store: store, handler: measured, readiness: readiness, metrics: metrics,
-                health: health, control: control, logger: logger, tracer: spans?.tracer)
+                health: health, control: control, logger: logger, tracer: spans?.tracer,
+                sampleRatio: spans?.sampleRatio ?? 1)
             let supervisor = ConsumerSupervisor(adapter: try brokers.adapter(for: consumer), context: context)
             consumers.append(NamedService(description: supervisor.description, service: supervisor))
         }

@@ -66,7 +66,10 @@ struct MessageSpanTests {
         let processor = BatchProcessor(
             consumer: ConsumerHarness.consumer(), store: InMemoryDedupStore(), handler: effects,
             logger: LogCapture().logger(), tracer: tracer)
+        // A sampled W3C context (what idem samples by), and the in-memory tracer's own form
+        // of the same parent (what it extracts).
         let producer: [String: HeaderValue] = [
+            "traceparent": .string("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
             InMemoryTracer.traceIDKey: .string("trace-7"), InMemoryTracer.spanIDKey: .string("producer-span"),
         ]
         _ = await processor.process([Self.message("a", headers: producer)])
@@ -129,5 +132,41 @@ struct MessageSpanTests {
         #expect(Self.attribute(span, "messaging.consumer.group.name") == "billing")
         #expect(Self.attribute(span, "messaging.destination.partition.id") == "3")
         #expect(Self.attribute(span, "messaging.kafka.offset") == 41)
+    }
+
+    @Test("a message not sampled gets no span: a new trace not sampled, or the producer's unsampled context as it is")
+    func sampling() async throws {
+        let tracer = InMemoryTracer()
+        let seen = Mutex([String: String]())
+        let effects = EffectLog { message, context in
+            seen.withLock { $0[context.id.value] = message.trace?.traceparent }
+            return nil
+        }
+        let processor = BatchProcessor(
+            consumer: ConsumerHarness.consumer(), store: InMemoryDedupStore(), handler: effects,
+            logger: LogCapture().logger(), tracer: tracer, sampleRatio: 0)
+        let unsampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
+        let sampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        _ = await processor.process([
+            Self.message("root-1"), Self.message("root-2"),
+            Self.message("unsampled", headers: ["traceparent": .string(unsampled)]),
+            Self.message("sampled", headers: ["Traceparent": .string(sampled)]),
+        ])
+        #expect(tracer.finishedSpans.count == 1, "only the message whose producer sampled its trace")
+        let handed = seen.withLock { $0 }
+        #expect(handed["unsampled"] == unsampled)
+        let roots = try [#require(handed["root-1"]), #require(handed["root-2"])]
+        for root in roots {
+            let trace = try #require(MessageTrace(headers: ["traceparent": .string(root)]), "valid: \(root)")
+            #expect(!trace.sampled)
+        }
+        #expect(roots[0].split(separator: "-")[1] != roots[1].split(separator: "-")[1], "each a trace of its own")
+
+        let all = BatchProcessor(
+            consumer: ConsumerHarness.consumer(), store: InMemoryDedupStore(), handler: EffectLog(),
+            logger: LogCapture().logger(), tracer: tracer, sampleRatio: 1)
+        tracer.clearFinishedSpans()
+        _ = await all.process([Self.message("a"), Self.message("b")])
+        #expect(tracer.finishedSpans.count == 2)
     }
 }
