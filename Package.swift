@@ -192,6 +192,7 @@ let package = Package(
             dependencies: [
                 "IdemCore", "IdemConfig", "IdemConsumerKit", "IdemPostgresStore", "IdemRuntime", "IdemAMQP",
                 "IdemKafka", "IdemAMQPConsumer", "IdemKafkaConsumer", "IdemTerminal", "IdemOperations",
+                "IdemConcurrency",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -229,7 +230,7 @@ let package = Package(
         ),
 
         // MARK: Tests
-        .testTarget(name: "IdemCoreTests", dependencies: ["IdemCore"]),
+        .testTarget(name: "IdemCoreTests", dependencies: ["IdemCore", "IdemConcurrency"]),
         .testTarget(name: "IdemConcurrencyTests", dependencies: ["IdemConcurrency"]),
         .testTarget(name: "IdemConfigTests", dependencies: ["IdemConfig", "IdemCore"]),
         .testTarget(

@@ -1,21 +1,19 @@
+import IdemConcurrency
+
 /// A reproducible shuffle: SplitMix64 numbers and a Fisher–Yates pass written out here, so
 /// that a seed gives the same order on every platform and toolchain (the standard
 /// library's `shuffle(using:)` does not promise its algorithm).
 struct SeededShuffle {
-    private var state: UInt64
+    private var random: SplitMix64
 
     /// A shuffle whose order `seed` fixes.
     init(seed: UInt64) {
-        state = seed
+        random = SplitMix64(seed: seed)
     }
 
     /// The next SplitMix64 number.
     mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        random.next()
     }
 
     /// Shuffles `items` in place.

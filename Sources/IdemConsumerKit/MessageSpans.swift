@@ -1,3 +1,4 @@
+import IdemConcurrency
 import IdemConfig
 import IdemCore
 import Tracing
@@ -31,14 +32,16 @@ struct MessageSpans {
         var attributes: [SpanAttributes] = []
         spans.reserveCapacity(messages.count)
         attributes.reserveCapacity(messages.count)
+        // One system call per batch, not one per number.
         var random = SplitMix64()
         for index in messages.indices {
             let trace = messages[index].trace
-            let sampled = trace?.sampled ?? (sampleRatio >= 1 || Double(random.next() >> 11) * 0x1p-53 < sampleRatio)
+            let sampled = trace?.sampled ?? (sampleRatio >= 1 || Double.random(in: 0..<1, using: &random) < sampleRatio)
             guard sampled else {
                 if trace == nil {
                     var headers = messages[index].headers
-                    MessageHeaderInjector().inject(random.unsampledTraceparent(), forKey: "traceparent", into: &headers)
+                    MessageHeaderInjector().inject(
+                        Self.unsampledTraceparent(&random), forKey: "traceparent", into: &headers)
                     messages[index].headers = headers
                 }
                 spans.append(nil)
@@ -113,6 +116,39 @@ struct MessageSpans {
         return attributes
     }
 
+    /// A W3C `traceparent` of a new trace, not sampled (flags `00`), with IDs from `random`.
+    static func unsampledTraceparent(_ random: inout SplitMix64) -> String {
+        var high = random.next()
+        let low = random.next()
+        if high == 0 && low == 0 { high = 1 }
+        let span = random.next() | 1
+        // "00-" 32 hex digits "-" 16 hex digits "-00": 55 bytes.
+        return String(unsafeUninitializedCapacity: 55) { bytes in
+            let digits: StaticString = "0123456789abcdef"
+            var at = 0
+            func put(_ byte: UInt8) {
+                bytes[at] = byte
+                at += 1
+            }
+            func hex(_ value: UInt64) {
+                for shift in stride(from: 60, through: 0, by: -4) {
+                    put(digits.utf8Start[Int((value >> UInt64(shift)) & 0xF)])
+                }
+            }
+            put(0x30)
+            put(0x30)
+            put(0x2D)
+            hex(high)
+            hex(low)
+            put(0x2D)
+            hex(span)
+            put(0x2D)
+            put(0x30)
+            put(0x30)
+            return at
+        }
+    }
+
     /// The queue or topic `message` came from.
     private static func destination(of message: Message, consumer: ConsumerConfig) -> String {
         if let position = message.source.position { return position.stream }
@@ -140,58 +176,6 @@ extension ProcessingEvent {
         switch self {
         case .handled(_, let attempt), .handlerFailed(_, let attempt): return attempt
         default: return nil
-        }
-    }
-}
-
-/// SplitMix64: the sampling draws and the IDs of unsampled traces, seeded once per batch
-/// (the system generator costs a system call per number).
-private struct SplitMix64 {
-    private var state: UInt64
-
-    init() {
-        var system = SystemRandomNumberGenerator()
-        state = system.next()
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A W3C `traceparent` of a new trace, not sampled (flags `00`).
-    mutating func unsampledTraceparent() -> String {
-        var high = next()
-        let low = next()
-        if high == 0 && low == 0 { high = 1 }
-        let span = next() | 1
-        // "00-" 32 hex digits "-" 16 hex digits "-00": 55 bytes.
-        return String(unsafeUninitializedCapacity: 55) { bytes in
-            let digits: StaticString = "0123456789abcdef"
-            var at = 0
-            func put(_ byte: UInt8) {
-                bytes[at] = byte
-                at += 1
-            }
-            func hex(_ value: UInt64) {
-                for shift in stride(from: 60, through: 0, by: -4) {
-                    put(digits.utf8Start[Int((value >> UInt64(shift)) & 0xF)])
-                }
-            }
-            put(0x30)
-            put(0x30)
-            put(0x2D)
-            hex(high)
-            hex(low)
-            put(0x2D)
-            hex(span)
-            put(0x2D)
-            put(0x30)
-            put(0x30)
-            return at
         }
     }
 }

@@ -1,3 +1,4 @@
+import IdemConcurrency
 import Testing
 
 @testable import IdemCore
@@ -88,7 +89,7 @@ struct JSONSelectionTests {
     @Test func agreesWithAFullParseOnRandomAndDamagedDocuments() throws {
         let pointers = try Self.pointers(["/a", "/a/0", "/b/c", "/b", "/0", "/c/1/a", "/x~1"])
         let selection = JSONSelection(pointers)
-        var random = SplitMix(seed: 17)
+        var random = SplitMix64(seed: 17)
         let alphabet = Array(#"{}[]":,.-+eE0123456789 \tabcnultrsfx/~1\u00é"#.utf8)
         for round in 0..<3000 {
             var bytes = Array(Self.randomValue(&random, depth: 0).utf8)
@@ -105,7 +106,7 @@ struct JSONSelectionTests {
         }
     }
 
-    static func randomValue(_ random: inout SplitMix, depth: Int) -> String {
+    static func randomValue(_ random: inout SplitMix64, depth: Int) -> String {
         let names = ["a", "b", "c", "x/", "0", "1", "\\u0061", "é"]
         switch random.next() % (depth > 3 ? 4 : 6) {
         case 0: return ["1", "-0.5", "2e3", "0", "12.25E-1"][Int(random.next() % 5)]
@@ -122,18 +123,5 @@ struct JSONSelectionTests {
             let count = Int(random.next() % 4)
             return "[" + (0..<count).map { _ in randomValue(&random, depth: depth + 1) }.joined(separator: ", ") + "]"
         }
-    }
-}
-
-/// A small deterministic generator (SplitMix64), so that a failure repeats.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,3 +1,4 @@
+import IdemConcurrency
 import Testing
 
 @testable import IdemCore
@@ -11,7 +12,7 @@ struct OutcomePolicyTests {
             maxAttempts: 3, initialBackoff: .seconds(2), multiplier: 2, maxBackoff: .seconds(60), jitter: 0))
 
     func decide(_ event: ProcessingEvent, _ policy: OutcomePolicy? = nil) -> Disposition {
-        var generator = SeededGenerator(state: 11)
+        var generator = SplitMix64(seed: 11)
         return (policy ?? self.policy).decide(event, using: &generator)
     }
 

@@ -1,18 +1,7 @@
+import IdemConcurrency
 import Testing
 
 @testable import IdemCore
-
-/// A deterministic generator (SplitMix64) so that jitter can be tested repeatably.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite("Retry policy")
 struct RetryPolicyTests {
@@ -25,7 +14,7 @@ struct RetryPolicyTests {
     }
 
     @Test func jitterStaysWithinItsRangeAndTheCap() {
-        var generator = SeededGenerator(state: 7)
+        var generator = SplitMix64(seed: 7)
         for attempt in 1...8 {
             let base = policy.baseBackoff(afterAttempt: attempt).seconds
             var seen: [Double] = []
@@ -44,14 +33,14 @@ struct RetryPolicyTests {
     @Test func noJitterIsExact() {
         let exact = RetryPolicy(
             maxAttempts: 3, initialBackoff: .milliseconds(200), multiplier: 3, maxBackoff: .seconds(60), jitter: 0)
-        var generator = SeededGenerator(state: 1)
+        var generator = SplitMix64(seed: 1)
         #expect(exact.backoff(afterAttempt: 1, using: &generator) == .milliseconds(200))
         #expect(exact.backoff(afterAttempt: 3, using: &generator) == .milliseconds(1800))
     }
 
     @Test func hugeAttemptNumbersStayAtTheCap() {
         #expect(policy.baseBackoff(afterAttempt: 10_000) == .seconds(10))
-        var generator = SeededGenerator(state: 3)
+        var generator = SplitMix64(seed: 3)
         #expect(policy.backoff(afterAttempt: Int.max, using: &generator) <= .seconds(10))
     }
 
