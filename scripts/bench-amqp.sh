@@ -16,7 +16,8 @@
 # 3. Latency: a steady LAT_RATE messages/s (default half the default settings'
 #    throughput) for LAT_SECONDS (20) from `idem-bench paced-publish`, with the default
 #    settings; each effect records clock_timestamp() beside the send time in the body.
-#    Prints p50/p99/max publish-to-effect latency.
+#    Prints p50/p99/max publish-to-effect latency, and beside it the broker's own latency
+#    at that rate: a bare consumer (`idem-bench amqp-drain --latency`) of the same load.
 # 4. The naive peer (../shared/peers/amqp_peer.py) on PEER_MESSAGES of the same data
 #    (default 20,000).
 # Stops the services it started.
@@ -67,7 +68,7 @@ PEER_TOTAL=$(python3 -c "import json,sys; print(sum(json.loads(l)['copies'] for 
 # throughput NAME SETTINGS SOURCE_EXTRA: idem with the consumer settings SETTINGS (YAML
 # lines) and source settings SOURCE_EXTRA over the whole data set in a queue of its own,
 # on fresh tables; sets rate, peak_rss, effect_rows and effect_ids. The end is polled on
-# idem's metrics (bench_wait_processed), which costs the machine nothing, and the effects
+# idem's metrics (bench_wait_processed), which costs the machine little, and the effects
 # are counted after.
 throughput() {
     local name=$1 settings=$2 extra=${3:-}
@@ -96,12 +97,13 @@ YAML
     bench_wait_processed "$BENCH_METRICS_PORT" "$pid" "$DISTINCT" "$WORK/$name.log"
     end=$(date +%s.%N)
     peak_rss=$(awk '/VmHWM/ {print int($2 / 1024) " MB"}' "/proc/$pid/status")
+    bench_batch_shape "$BENCH_METRICS_PORT"
     kill -TERM "$pid"
     wait "$pid"
     effect_rows=$(psql_q -c "SELECT count(*) FROM bench_effects")
     effect_ids=$(psql_q -c "SELECT count(DISTINCT id) FROM bench_effects")
     rate=$(python3 -c "print(round($TOTAL / ($end - $start)))")
-    echo "idem, $name settings: $rate messages/s (from process start to the last effect); peak RSS $peak_rss; effects: $effect_rows rows, $effect_ids distinct"
+    echo "idem, $name settings: $rate messages/s (from process start to the last effect); peak RSS $peak_rss; $batch_shape; effects: $effect_rows rows, $effect_ids distinct"
 }
 
 echo "machine: $(nproc) cores; $TOTAL messages ($DISTINCT distinct) in a durable queue, message-id IDs, one-row effect"
@@ -157,6 +159,20 @@ latency=$(psql_q -F ' ' -c "SELECT round((percentile_cont(0.5) WITHIN GROUP (ORD
     FROM (SELECT (extract(epoch FROM done_at) * 1e6 - sent_us) / 1000.0 AS l FROM bench_lat) t")
 read -r p50 p99 pmax lat_count <<<"$latency"
 echo "latency at $LAT_RATE messages/s: p50 $p50 ms, p99 $p99 ms, max $pmax ms ($lat_count messages)"
+# The broker's own latency at that rate, in the same conditions: a bare consumer
+# (amqp-drain, multiple acks, no work) of the same paced load on a queue of its own.
+bash "$SCRIPT_DIR/services.sh" rabbitmqctl delete_queue bench_lat_bare >/dev/null 2>&1 || true
+"$BENCH" amqp-drain --queue bench_lat_bare --messages "$LAT_TOTAL" --latency >"$WORK/bare-lat.json" \
+    2>"$WORK/bare-lat.log" &
+drain_pid=$!
+until grep -q '^consuming' "$WORK/bare-lat.log" 2>/dev/null; do
+    kill -0 "$drain_pid" 2>/dev/null || { cat "$WORK/bare-lat.log" >&2; exit 1; }
+    sleep 0.1
+done
+"$BENCH" paced-publish --queue bench_lat_bare --rate "$LAT_RATE" --seconds "$LAT_SECONDS" --prefix bare >/dev/null
+wait "$drain_pid"
+bare_latency=$(cat "$WORK/bare-lat.json")
+echo "bare consumer at $LAT_RATE messages/s (the broker's latency): $bare_latency"
 
 # The naive peer, on the first PEER_MESSAGES of the same data.
 sed 's/queue: bench_default/queue: bench_peer/' "$WORK/default.yaml" >"$WORK/peer.yaml"
@@ -176,8 +192,8 @@ bench_result broker=rabbitmq messages="$TOTAL" distinct="$DISTINCT" per_second="
     latency_rate="$LAT_RATE" p50_ms="$p50" p99_ms="$p99" max_ms="$pmax" \
     batched="$batched" batched_effect_rows="$batched_rows" batched_effect_ids="$batched_ids" \
     naive="$peer" peer_messages="$PEER_TOTAL" peer_effect_rows="$peer_rows" peer_effect_ids="$peer_ids" \
-    broker_limit="$drain" postgres_limit="$pg_limit"
-for queue in bench_default bench_tuned bench_peer bench_lat; do
+    broker_limit="$drain" broker_latency="$bare_latency" postgres_limit="$pg_limit"
+for queue in bench_default bench_tuned bench_peer bench_lat bench_lat_bare; do
     bash "$SCRIPT_DIR/services.sh" rabbitmqctl delete_queue "$queue" >/dev/null 2>&1 || true
 done
 psql_q -c "DROP TABLE IF EXISTS bench_effects, bench_pm, bench_pm_offsets, bench_pm_stats, bench_pm_replays" \

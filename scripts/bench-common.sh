@@ -130,22 +130,20 @@ SQL
 }
 
 # bench_metric PORT NAME: sets metric_value to the sum of the samples of the metric NAME on
-# the operations listener at 127.0.0.1:PORT. Pure bash (no process per poll): a benchmark
-# that polled `SELECT count(*)` through psql every 50 ms spent a third of this machine's two
-# cores on its own polling.
+# the operations listener at 127.0.0.1:PORT, truncated to an integer.
 bench_metric() {
-    local port=$1 name=$2 line fd value
-    metric_value=0
-    exec {fd}<>"/dev/tcp/127.0.0.1/$port" || return 1
-    printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&"$fd"
-    while IFS= read -r line <&"$fd"; do
-        line=${line%$'\r'}
-        if [[ "$line" == "$name "* || "$line" == "$name{"* ]]; then
-            value=${line##* }
-            metric_value=$((metric_value + ${value%.*}))
-        fi
-    done
-    exec {fd}<&-
+    local value
+    value=$(python3 "$SCRIPT_DIR/bench-metrics.py" sum "$1" "$2") || return 1
+    metric_value=${value%.*}
+}
+
+# bench_batch_shape PORT: sets batch_shape to the mean batch size and the mean dedup
+# transaction of the `idem run` with its operations listener on 127.0.0.1:PORT, from its
+# idem_batch_size and idem_dedup_round_trip_seconds histograms.
+bench_batch_shape() {
+    batch_shape=$(python3 "$SCRIPT_DIR/bench-metrics.py" sum "$1" idem_batch_size_sum idem_batch_size_count \
+        idem_dedup_round_trip_seconds_sum idem_dedup_round_trip_seconds_count |
+        awk '{printf "mean batch %d messages, mean transaction %.1f ms", $1 / ($2 ? $2 : 1), 1000 * $3 / ($4 ? $4 : 1)}')
 }
 
 # bench_free_port: sets BENCH_METRICS_PORT to a loopback port free now, for the runs'
@@ -156,14 +154,9 @@ bench_free_port() {
 
 # bench_wait_processed PORT PID COUNT LOG: waits until the `idem run` PID, with its
 # operations listener on 127.0.0.1:PORT, has processed COUNT messages (its
-# idem_messages_processed_total, counted after each commit), polling every 20 ms. Prints
-# LOG (the run's log) and fails if the process ends first.
+# idem_messages_processed_total, counted after each commit), polled every 20 ms by one
+# Python process on one connection (bench-metrics.py). Prints LOG (the run's log) and fails
+# if the process ends first.
 bench_wait_processed() {
-    local port=$1 pid=$2 count=$3 log=$4
-    while :; do
-        kill -0 "$pid" 2>/dev/null || { cat "$log"; return 1; }
-        bench_metric "$port" idem_messages_processed_total 2>/dev/null || metric_value=0
-        ((metric_value >= count)) && return 0
-        sleep 0.02
-    done
+    python3 "$SCRIPT_DIR/bench-metrics.py" wait "$1" "$2" "$3" || { cat "$4"; return 1; }
 }

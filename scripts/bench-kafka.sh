@@ -27,7 +27,9 @@
 #    fetch.wait.max.ms=10 (LAT_PROPERTIES): the mock holds a fetch that finds no data
 #    for the whole fetch.wait.max.ms, even when records arrive meanwhile (a real broker
 #    answers as soon as they do), so librdkafka's 500 ms default would add up to 500 ms.
-#    LAT_SETTINGS adds consumer settings (YAML lines).
+#    LAT_SETTINGS adds consumer settings (YAML lines). Beside it, the broker's own latency
+#    at that rate: a bare consumer (`idem-bench kafka-drain --latency`, the same
+#    fetch.wait.max.ms) of the same load on a topic of its own.
 # 4. The naive peer (../shared/peers/kafka_peer.py, confluent-kafka in a virtualenv) on
 #    PEER_RECORDS (default 20,000) records of the same generator on their own topic.
 # BENCH_BATCH, BENCH_CONCURRENCY and BENCH_LOG_LEVEL tune the tuned run. TRACING=1 adds a
@@ -63,7 +65,7 @@ trap cleanup EXIT
 bench_services postgres
 
 bench_build idem idem-bench idem-kafka-mock
-bench_kafka_mock bench:8 lat:8 kpeer:8
+bench_kafka_mock bench:8 lat:8 latbare:8 kpeer:8
 
 psql_q() { bash "$SCRIPT_DIR/services.sh" psql -qtA "$@"; }
 psql_q -c "DROP TABLE IF EXISTS kbench_effects, kbench_lat, kbench_pm, kbench_pm_offsets, kbench_pm_stats" \
@@ -85,7 +87,7 @@ fi
 # throughput NAME SETTINGS: idem with the consumer settings SETTINGS (YAML lines, indented
 # for the consumer) over the whole topic, in a group of its own, on fresh tables; sets
 # rate, steady, peak_rss, effect_rows and effect_ids. The end is polled on idem's metrics
-# (bench_wait_processed), which costs the machine nothing, and the effects are counted after.
+# (bench_wait_processed), which costs the machine little, and the effects are counted after.
 throughput() {
     local name=$1 settings=$2 pool=${3:-} top=${4:-}
     bench_free_port
@@ -124,6 +126,7 @@ YAML
     end=$(date +%s.%N)
     if [[ -n "$fill_pid" ]]; then wait "$fill_pid"; fi
     peak_rss=$(awk '/VmHWM/ {print int($2 / 1024) " MB"}' "/proc/$pid/status")
+    bench_batch_shape "$BENCH_METRICS_PORT"
     kill -TERM "$pid"
     wait "$pid"
     effect_rows=$(psql_q -c "SELECT count(*) FROM kbench_effects")
@@ -132,7 +135,7 @@ YAML
     steady=$(python3 -c "print(round($RECORDS / ($end - $first)))")
     local from="the assignment"
     [[ -n "${CONCURRENT:-}" ]] && from="the first record produced"
-    echo "idem, $name settings: $rate records/s from $from to the last effect ($steady from the first effect); peak RSS $peak_rss; effects: $effect_rows rows, $effect_ids distinct"
+    echo "idem, $name settings: $rate records/s from $from to the last effect ($steady from the first effect); peak RSS $peak_rss; $batch_shape; effects: $effect_rows rows, $effect_ids distinct"
 }
 
 echo "machine: $(nproc) cores; $RECORDS records ($DISTINCT distinct) over 8 partitions, header IDs, one-row effect"
@@ -208,6 +211,21 @@ latency=$(psql_q -F ' ' -c "SELECT round((percentile_cont(0.5) WITHIN GROUP (ORD
     FROM (SELECT (extract(epoch FROM done_at) * 1e6 - sent_us) / 1000.0 AS l FROM kbench_lat) t")
 read -r p50 p99 pmax lat_count <<<"$latency"
 echo "latency at $LAT_RATE records/s: p50 $p50 ms, p99 $p99 ms, max $pmax ms ($lat_count records)"
+# The broker's own latency at that rate, in the same conditions: a bare consumer
+# (kafka-drain, no work, the same fetch.wait.max.ms) of the same paced load on a topic of
+# its own.
+"$BIN_DIR/idem-bench" kafka-drain --brokers "$BROKERS" --topic latbare --records "$((LAT_TOTAL + 8))" \
+    --property fetch.wait.max.ms=10 --latency >"$WORK/bare-lat.json" 2>"$WORK/bare-lat.log" &
+drain_pid=$!
+until grep -q '^partitions assigned' "$WORK/bare-lat.log" 2>/dev/null; do
+    kill -0 "$drain_pid" 2>/dev/null || { cat "$WORK/bare-lat.log" >&2; exit 1; }
+    sleep 0.1
+done
+"$BIN_DIR/idem-bench" kafka-paced --brokers "$BROKERS" --topic latbare --rate "$LAT_RATE" --seconds "$LAT_SECONDS" \
+    --warm-up 8 >/dev/null
+wait "$drain_pid"
+bare_latency=$(cat "$WORK/bare-lat.json")
+echo "bare consumer at $LAT_RATE records/s (the broker's latency): $bare_latency"
 
 # The naive peer, on records of the same generator (20 % duplicates, event-id headers).
 PEER_RECORDS=${PEER_RECORDS:-20000}
@@ -228,7 +246,7 @@ bench_result broker=kafka messages="$RECORDS" distinct="$DISTINCT" per_second="$
     latency_rate="$LAT_RATE" p50_ms="$p50" p99_ms="$p99" max_ms="$pmax" \
     batched="$batched" batched_effect_rows="$batched_rows" batched_effect_ids="$batched_ids" \
     naive="$peer" peer_messages="$PEER_RECORDS" peer_effect_rows="$peer_rows" peer_effect_ids="$peer_ids" \
-    broker_limit="$drain" postgres_limit="$pg_limit"
+    broker_limit="$drain" broker_latency="$bare_latency" postgres_limit="$pg_limit"
 if [[ -n "${KEEP_TABLES:-}" ]]; then exit 0; fi
 psql_q -c "DROP TABLE IF EXISTS kbench_effects, kbench_lat, kbench_pm, kbench_pm_offsets, kbench_pm_stats" \
     -c "DROP TABLE IF EXISTS kbench_pm_replays, peer_processed, peer_effects, batched_processed, batched_effects" >/dev/null

@@ -24,7 +24,10 @@ struct KafkaDrain: AsyncParsableCommand {
         help: "A librdkafka consumer property NAME=VALUE (repeatable).")
     var properties: [String] = []
 
-    @Flag(help: "Values are kafka-paced's {\"sent_us\": …}: report produce-to-poll latency percentiles.")
+    @Flag(
+        help:
+            "Also print produce-to-poll latency from each value's \"sent_us\" (as kafka-paced writes; its warm-up records left out)."
+    )
     var latency = false
 
     func validate() throws {
@@ -60,27 +63,30 @@ struct KafkaDrain: AsyncParsableCommand {
             if latency {
                 let now = Date().timeIntervalSince1970 * 1_000_000
                 for record in result.records {
-                    if let object = try? JSONSerialization.jsonObject(with: Data(record.value ?? [])) as? [String: Any],
-                        let sent = object["sent_us"] as? NSNumber
-                    {
-                        latencies.append((now - sent.doubleValue) / 1000)
+                    let value = record.value ?? []
+                    // kafka-paced's warm-up records were sent before its clock started.
+                    guard !SentTime.isWarmUp(value) else { continue }
+                    guard let sent = SentTime.micros(in: value) else {
+                        throw ValidationError(
+                            "record \(record.partition):\(record.offset) has no \"sent_us\" in its value")
                     }
+                    latencies.append((now - Double(sent)) / 1000)
                 }
             }
-            if let rebalance = result.rebalance { try await consumer.completeRebalance(rebalance) }
+            if let rebalance = result.rebalance {
+                try await consumer.completeRebalance(rebalance)
+                // For scripts that start a producer once the drain reads.
+                if case .assign(let partitions) = rebalance {
+                    FileHandle.standardError.write(Data("partitions assigned: \(partitions.count)\n".utf8))
+                }
+            }
         }
         progress.finish()
         let seconds = (clock.now - (start ?? clock.now)) / .seconds(1)
         await consumer.close()
-        if latency, !latencies.isEmpty {
-            latencies.sort()
-            func percentile(_ p: Double) -> String {
-                String(format: "%.1f", latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))])
-            }
-            print("produce-to-poll ms: p50 \(percentile(0.5)), p99 \(percentile(0.99)), max \(percentile(1))")
-        }
-        print(
-            #"{"records": \#(seen), "seconds": \#(String(format: "%.2f", seconds)), "per_second": \#(Int(Double(seen) / seconds))}"#
-        )
+        var line =
+            #"{"records": \#(seen), "seconds": \#(String(format: "%.2f", seconds)), "per_second": \#(Int(Double(seen) / seconds))"#
+        if latency { line += ", " + SentTime.summary(of: latencies) }
+        print(line + "}")
     }
 }
