@@ -305,6 +305,9 @@ struct AMQPConsumerSession: ConsumerSession {
         return await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
             var end = DispatchEnd.shutdown
+            // Adaptive batches, as on Kafka: after a batch that filled `batch.size` (a
+            // backlog) the next waits to fill `batch.max_size`.
+            var target = consumer.batch.size
             while !Task.isShuttingDownGracefully {
                 if let failure = session.failure {
                     end = .failed(failure)
@@ -316,12 +319,13 @@ struct AMQPConsumerSession: ConsumerSession {
                     continue
                 }
                 let deliveries: [AMQPDelivery]
+                let wanted = target
                 do {
                     deliveries = try await cancelWhenGracefulShutdown {
                         try await session.stream.nextBatch(
-                            maxCount: consumer.batch.size, maxWait: consumer.batch.maxWait,
-                            limit: consumer.batch.limit)
+                            maxCount: wanted, maxWait: consumer.batch.maxWait, limit: consumer.batch.limit)
                     }
+                    target = consumer.batch.nextTarget(after: deliveries.count, target: wanted)
                 } catch is CancellationError {
                     break
                 } catch {

@@ -26,4 +26,12 @@ public struct BatchSettings: Sendable, Hashable {
 
     /// The most messages one batch takes: `maxSize`, or `size` when that is larger.
     public var limit: Int { max(size, maxSize) }
+
+    /// How many messages the next batch waits for, after one that waited for `target` and
+    /// took `taken`: a batch that filled means a backlog, so the next waits (at most
+    /// `maxWait`) for ``limit``; one that did not fill means the source keeps up, so the
+    /// next waits for `size` again. The first batch waits for `size`.
+    public func nextTarget(after taken: Int, target: Int) -> Int {
+        taken >= target ? limit : size
+    }
 }

@@ -47,7 +47,7 @@ struct KafkaBatchRunner: Sendable {
         while true {
             let records = await worker.nextBatch(maxCount: target, maxWait: batch.maxWait, limit: batch.limit)
             if records.isEmpty { return }
-            target = records.count >= target ? batch.limit : batch.size
+            target = batch.nextTarget(after: records.count, target: target)
             await permits.withPermit {
                 // What arrived while the batch waited for its turn joins it (an adaptive
                 // batch: the busier the store, the larger the batches).

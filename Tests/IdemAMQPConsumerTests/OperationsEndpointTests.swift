@@ -88,6 +88,35 @@ struct OperationsEndpointTests {
         try await world.cleanUp()
     }
 
+    /// Adaptive batches: after a batch that filled `batch.size`, the next waits (up to
+    /// `max_wait`) to fill `batch.max_size`, so messages that trickle in after a backlog
+    /// make one batch, not one per `batch.size`.
+    @Test func aBatchThatFilledMakesTheNextWaitForMaxSize() async throws {
+        let world = try await AMQPWorld.make()
+        let config = try world.config(batch: "{size: 10, max_size: 500, max_wait: 2s}", concurrency: 1)
+        try await world.migrate(config)
+        let worker = try WorkerProcess(config: config)
+        try await worker.waitUntilConsuming()
+        let endpoint = try await OperationsEndpoint.of(worker)
+        let consumer = "consumer=\"\(world.name)\""
+
+        try await world.publish((1...10).map { ("body \($0)", "a-\($0)", AMQPTable()) })
+        try await world.eventually(30, "the first batch") { try await world.effectCounts().rows == 10 }
+        #expect(try await endpoint.sample("idem_batch_size_count", consumer) == 1)
+        // 15 messages over about 300 ms: with a target of batch.size they would make a
+        // batch of 10 and one of 5.
+        for n in 1...15 {
+            try await world.publish([("body \(n)", "b-\(n)", AMQPTable())])
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await world.eventually(30, "the trickled messages") { try await world.effectCounts().rows == 25 }
+        try await world.eventually(10, "the counters to catch up") {
+            try await endpoint.sample("idem_batch_size_sum", consumer) == 25
+        }
+        #expect(try await endpoint.sample("idem_batch_size_count", consumer) == 2)
+        #expect(try await worker.stop() == 0)
+    }
+
     @Test func leaseModeTimesEachHandlerCallAndEachRoundTrip() async throws {
         let world = try await AMQPWorld.make()
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -271,6 +271,15 @@ struct ConfigLoaderTests {
         #expect(found.first?.message.contains("max_size (200) is smaller than size (500)") == true, "\(found)")
     }
 
+    @Test func aBatchThatFilledRaisesTheNextTarget() {
+        let batch = BatchSettings(size: 100, maxSize: 1000)
+        #expect(batch.nextTarget(after: 100, target: 100) == 1000, "filled: a backlog")
+        #expect(batch.nextTarget(after: 1000, target: 1000) == 1000, "still behind")
+        #expect(batch.nextTarget(after: 400, target: 1000) == 100, "caught up")
+        #expect(batch.nextTarget(after: 37, target: 100) == 100)
+        #expect(BatchSettings(size: 500, maxSize: 200).nextTarget(after: 500, target: 500) == 500)
+    }
+
     @Test func metricsListener() throws {
         #expect(try load(minimal).metrics == MetricsSettings(enabled: true, host: "127.0.0.1", port: 9464))
         let custom = try load(minimal + "\nmetrics:\n  listen: \"[::]:9100\"\n  enabled: false\n")
