@@ -151,10 +151,11 @@ struct AMQPConsumerTests {
 
     @Test func killMinusNineMidStreamThenRestartLosesAndDoublesNothing() async throws {
         let world = try await AMQPWorld.make()
-        // Each effect takes a little while, so that the kill lands mid-batch.
+        // Each effect takes a little while, and batches stay small (a backlog would grow
+        // them to max_size), so that the kill lands mid-stream.
         let config = try world.config(
             sql: "INSERT INTO \(world.effects)(id, body) SELECT $1, $2 FROM pg_sleep(0.002)",
-            batch: "{size: 20, max_wait: 5ms}")
+            batch: "{size: 20, max_size: 20, max_wait: 5ms}")
         try await world.migrate(config)
         try await world.publish((0..<600).map { ("body \($0)", "k-\($0)", AMQPTable()) })
         let first = try WorkerProcess(config: config)

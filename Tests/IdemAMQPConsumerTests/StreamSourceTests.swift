@@ -110,7 +110,9 @@ struct StreamSourceTests {
 
     @Test func killMinusNineMidStreamThenRestartLosesAndDoublesNothing() async throws {
         let world = try await makeWorld()
-        let config = try config(world, batch: "{size: 20, max_wait: 5ms}")
+        // Small batches (a backlog would grow them to max_size), so that the kill lands
+        // mid-stream.
+        let config = try config(world, batch: "{size: 20, max_size: 20, max_wait: 5ms}")
         try await world.migrate(config)
         let first = try WorkerProcess(config: config)
         try await first.waitUntilConsuming()
