@@ -71,7 +71,7 @@ extension ExecHandler {
         let effects = state.withLock { state -> ExecSendEffects? in
             guard !state.shuttingDown else { return nil }
             state.slots[index].install(child)
-            return state.assignWaiters(to: index, now: now, timeout: timeout, limit: inFlight)
+            return state.feed(slot: index, now: now, timeout: timeout, limit: inFlight)
         }
         guard let effects else { return false }
         apply(effects, slot: index)
@@ -87,8 +87,10 @@ extension ExecHandler {
             let (stop, expired, reason, wakeAt) = state.withLock {
                 state -> (Bool, [ExecRequest], String, ContinuousClock.Instant) in
                 guard !state.shuttingDown else { return (true, [], "", now) }
-                var expired: [ExecRequest] = []
+                // This slot's suspects wait for this slot's next process only.
+                var expired = state.slots[index].takeSuspects(expiredAt: now)
                 var wakeAt = until
+                if let first = state.slots[index].suspects.first { wakeAt = min(wakeAt, first.deadline) }
                 if state.liveCount == 0 {
                     while let first = state.waiters.first, first.deadline <= now, let request = state.waiters.popFirst()
                     {
@@ -217,7 +219,7 @@ extension ExecHandler {
                 }
                 answered.append((entry.continuation, response.result))
             }
-            return (answered, nil, state.assignWaiters(to: index, now: now, timeout: timeout, limit: inFlight))
+            return (answered, nil, state.feed(slot: index, now: now, timeout: timeout, limit: inFlight))
         }
         apply(effects, slot: index)
         for (continuation, result) in answered {
@@ -245,28 +247,42 @@ extension ExecHandler {
             reason = "exec handler timed out after \(limit) on message \(id) (pid \(pid))"
         }
         let now = ContinuousClock.now
-        let (failed, delay) = state.withLock { state -> ([ExecInFlight], Duration?) in
+        typealias Failure = (continuation: CheckedContinuation<HandlerResult, Never>, result: HandlerResult)
+        let (failed, rerun, delay) = state.withLock { state -> ([Failure], Int, Duration?) in
             state.lastFailure = reason
-            let failed = state.slots[index].takeAll()
-            let delay = state.shuttingDown ? nil : state.slots[index].nextRestartDelay(ranFor: lifetime)
-            return (failed, delay)
-        }
-        for request in failed {
-            let result: HandlerResult
-            if case .timedOut(let id) = end {
-                result =
-                    request.deadline <= now
-                    ? .retry("exec handler timed out after \(limit)")
-                    : .retry("exec handler process \(pid) restarted: message \(id) timed out after \(limit)")
-            } else {
-                result = .retry(reason)
+            let inFlight = state.slots[index].takeAll()
+            guard !state.shuttingDown else {
+                let abandoned = state.slots[index].takeSuspects()
+                return (
+                    inFlight.map { ($0.continuation, .retry(reason)) }
+                        + abandoned.map { ($0.continuation, .retry("exec handler is shutting down")) }, 0, nil
+                )
             }
-            request.continuation.resume(returning: result)
+            let blamed = Self.blamed(inFlight, end: end, now: now)
+            let timedOut = if case .timedOut = end { true } else { false }
+            var failed: [Failure] = []
+            var rerun = 0
+            for request in inFlight {
+                if blamed.contains(request.serial) {
+                    failed.append(
+                        (request.continuation, .retry(timedOut ? "exec handler timed out after \(limit)" : reason)))
+                } else {
+                    state.slots[index].suspect(request.request(waitingUntil: now + timeout))
+                    rerun += 1
+                }
+            }
+            return (failed, rerun, state.slots[index].nextRestartDelay(ranFor: lifetime))
+        }
+        for failure in failed {
+            failure.continuation.resume(returning: failure.result)
         }
         _ = child.reap()
         var logMetadata = metadata(for: child)
         logMetadata["reason"] = .string(reason)
-        logMetadata["in_flight"] = .stringConvertible(failed.count)
+        logMetadata["in_flight"] = .stringConvertible(failed.count + rerun)
+        if rerun > 0 {
+            logMetadata["run_again_alone"] = .stringConvertible(rerun)
+        }
         if let delay {
             logMetadata["restart_in"] = .string(DurationText.describe(delay))
             logger.warning("exec handler process ended; restarting it", metadata: logMetadata)
@@ -276,6 +292,19 @@ extension ExecHandler {
         child.closeOutputs()
         threads[index].writer.submit { child.closeInput() }
         return delay
+    }
+
+    /// The serials of the requests in flight that a process's `end` is pinned on: those
+    /// that timed out, or the only one in flight when it exited or wrote an invalid line.
+    /// With several in flight an exit or an invalid line is pinned on none: each is run
+    /// again alone, and the one that ends the next process too is then the only one.
+    static func blamed(_ inFlight: [ExecInFlight], end: ChildEnd, now: ContinuousClock.Instant) -> Set<UInt64> {
+        switch end {
+        case .timedOut:
+            return Set(inFlight.lazy.filter { $0.deadline <= now }.map(\.serial))
+        case .exited, .invalid:
+            return inFlight.count == 1 ? [inFlight[0].serial] : []
+        }
     }
 
     /// Reads what the child wrote to standard error once and logs complete lines; returns

@@ -20,9 +20,11 @@ import Synchronization
 /// A call that gets no response within `timeout` returns ``HandlerResult/retry(_:)`` and
 /// its process is killed and replaced. A process that exits or writes a line that is not a
 /// valid response is killed and restarted with exponential backoff (100 ms doubling to
-/// 5 s, reset after 10 s of healthy running); its in-flight calls return
-/// ``HandlerResult/retry(_:)`` naming what happened. Calls made while no process runs wait
-/// for a restart, at most `timeout`. The children's standard-error lines are logged at
+/// 5 s, reset after 10 s of healthy running). A call alone in flight on it returns
+/// ``HandlerResult/retry(_:)`` naming what happened; calls in flight together on it (or
+/// behind a timed-out one) are run again on the next process, one at a time, so that a
+/// message that crashes the process costs attempts to itself only. Calls made while no
+/// process runs wait for a restart, at most `timeout`. The children's standard-error lines are logged at
 /// warning level with `consumer` and `pid` metadata.
 ///
 /// Blocking I/O stays off Swift's cooperative pool: every process slot has a reader thread
@@ -157,7 +159,11 @@ public final class ExecHandler: MessageHandler {
                 state.shutdownDeadline = ContinuousClock.now + Self.shutdownGrace
             }
             let children = state.slots.indices.compactMap { index in state.slots[index].child.map { (index, $0) } }
-            return (children, state.waiters.removeAll())
+            var waiting = state.waiters.removeAll()
+            for index in state.slots.indices {
+                waiting.append(contentsOf: state.slots[index].takeSuspects())
+            }
+            return (children, waiting)
         }
         for request in waiting {
             request.continuation.resume(returning: .retry("exec handler is shutting down"))

@@ -36,6 +36,18 @@ struct ExecPoolState: Sendable {
         return best
     }
 
+    /// Gives slot `index` its next work: its next suspect once it is idle while it has
+    /// suspects, else waiting requests while it has room. Each times out `timeout` after
+    /// `now`.
+    mutating func feed(
+        slot index: Int, now: ContinuousClock.Instant, timeout: Duration, limit: Int
+    ) -> ExecSendEffects {
+        if slots[index].isolating {
+            return slots[index].sendNextSuspect(now: now, timeout: timeout) ?? ExecSendEffects()
+        }
+        return assignWaiters(to: index, now: now, timeout: timeout, limit: limit)
+    }
+
     /// Hands waiting requests to slot `index` while it has room; each times out `timeout`
     /// after `now`.
     mutating func assignWaiters(

@@ -31,10 +31,47 @@ struct ExecSlotState: Sendable {
     var readerIdle = false
     /// The next restart delay.
     private var backoff = Backoff(initial: initialBackoff, maximum: maximumBackoff)
+    /// Requests that were in flight together on a process that ended for a reason none of
+    /// them can be blamed for alone (an exit, an invalid line): each is run again, alone,
+    /// before the slot takes other requests, so that only the one that ends a process
+    /// again is failed. Oldest first; each waits at most until its deadline while no
+    /// process runs.
+    private(set) var suspects = FIFOQueue<ExecRequest>()
+    /// The serial of the suspect in flight, alone.
+    private var suspectInFlight: UInt64?
+
+    /// Whether the slot is running suspects again, one at a time.
+    var isolating: Bool { !suspects.isEmpty || suspectInFlight != nil }
 
     /// Whether the slot can take one more request under `limit` in flight.
     func hasRoom(limit: Int) -> Bool {
-        child != nil && !inputClosed && load < limit
+        child != nil && !inputClosed && load < limit && !isolating
+    }
+
+    /// Queues `request` to be run again alone (see ``suspects``).
+    mutating func suspect(_ request: ExecRequest) {
+        suspects.append(request)
+    }
+
+    /// Sends the oldest suspect when the process is idle; `nil` when it is busy or none
+    /// is left.
+    mutating func sendNextSuspect(now: ContinuousClock.Instant, timeout: Duration) -> ExecSendEffects? {
+        guard child != nil, !inputClosed, load == 0, let request = suspects.popFirst() else { return nil }
+        suspectInFlight = request.serial
+        return send(request, deadline: now + timeout)
+    }
+
+    /// Removes and returns the suspects whose wait ran out at `now` (oldest first), or all
+    /// of them.
+    mutating func takeSuspects(expiredAt now: ContinuousClock.Instant? = nil) -> [ExecRequest] {
+        guard let now else { return suspects.removeAll() }
+        var expired: [ExecRequest] = []
+        var kept = FIFOQueue<ExecRequest>()
+        while let request = suspects.popFirst() {
+            if request.deadline <= now { expired.append(request) } else { kept.append(request) }
+        }
+        suspects = kept
+        return expired
     }
 
     /// Puts a new child in place, with nothing in flight.
@@ -48,7 +85,8 @@ struct ExecSlotState: Sendable {
     /// Queues `request` for writing and records it as in flight until `deadline`.
     mutating func send(_ request: ExecRequest, deadline: ContinuousClock.Instant) -> ExecSendEffects {
         let entry = ExecInFlight(
-            id: request.id, serial: request.serial, deadline: deadline, continuation: request.continuation)
+            id: request.id, serial: request.serial, line: request.line, deadline: deadline,
+            continuation: request.continuation)
         if pending[request.id] == nil {
             pending[request.id] = entry
         } else {
@@ -72,6 +110,7 @@ struct ExecSlotState: Sendable {
     /// Removes and returns the oldest in-flight request with `id`, or `nil` if none.
     mutating func complete(id: String) -> ExecInFlight? {
         guard let entry = pending.removeValue(forKey: id) else { return nil }
+        if entry.serial == suspectInFlight { suspectInFlight = nil }
         if var more = overflow.removeValue(forKey: id), !more.isEmpty {
             pending[id] = more.removeFirst()
             if !more.isEmpty { overflow[id] = more }
@@ -108,9 +147,11 @@ struct ExecSlotState: Sendable {
         return overflow[id]?.contains { $0.serial == serial } ?? false
     }
 
-    /// Removes the child and returns every request in flight, oldest first.
+    /// Removes the child and returns every request in flight, oldest first (suspects not
+    /// yet sent stay).
     mutating func takeAll() -> [ExecInFlight] {
         child = nil
+        suspectInFlight = nil
         var all = Array(pending.values)
         for more in overflow.values { all.append(contentsOf: more) }
         all.sort { $0.serial < $1.serial }

@@ -5,9 +5,12 @@ enum ExecScripts {
     /// writes TEXT to standard error, `pid` answers retry with the process ID, `env`
     /// answers reject with `$IDEM_TEST_VAR|$HOME`; a request with header `echo` is answered
     /// reject with the whole request as error text. Anything else is ok. With
-    /// `linger` as first argument, it keeps running after its standard input closes.
+    /// `linger` as first argument, it keeps running after its standard input closes; with
+    /// `slow-start`, it waits 300 ms before it reads its first request.
     static let scripted = #"""
         import json, os, sys, time
+        if sys.argv[1:] == ["slow-start"]:
+            time.sleep(0.3)
         for line in sys.stdin:
             request = json.loads(line)
             body = request["body"]

@@ -142,8 +142,15 @@ struct HandlerKindsTests {
         try await world.publish(
             (0..<50).map { (#"{"n": \#($0)}"#, "ok-\($0)", AMQPTable()) } + [(#"{"crash": true}"#, "boom", AMQPTable())]
         )
-        try await world.eventually(60, "the crashing message dead-lettered") {
-            try await world.queueDepth(world.deadLetterQueue) == 1
+        var deadLetters: UInt32 = 0
+        do {
+            try await world.eventually(60, "the crashing message dead-lettered, and it alone") {
+                deadLetters = try await world.queueDepth(world.deadLetterQueue)
+                return deadLetters == 1
+            }
+        } catch {
+            Issue.record("\(deadLetters) dead letters; handled \(Set(Self.lines(out)).count) of 50; \(worker.logText)")
+            throw error
         }
         try await world.eventually(30, "the others handled") { Set(Self.lines(out)).count == 50 }
         let dead = try await world.drainDeadLetters()
