@@ -78,7 +78,9 @@ public actor KafkaConsumer {
     ///   - configuration: librdkafka properties applied after the defaults (`client.id` =
     ///     `idem`; `auto.offset.reset` = `earliest`, so a new group starts at the beginning
     ///     rather than skipping what is already there; `queued.max.messages.kbytes` =
-    ///     `16384`, which bounds the prefetched records to about 16 MB); `group.id`,
+    ///     `16384`, which bounds the prefetched records to about 16 MB of payload, and
+    ///     `queued.min.messages` = `50000` per partition, which bounds their count: small
+    ///     records cost more in librdkafka's bookkeeping than in payload); `group.id`,
     ///     `bootstrap.servers`, `enable.auto.commit=false` and
     ///     `enable.auto.offset.store=false` always win.
     ///   - logger: receives librdkafka's log lines, client errors and consumer errors.
@@ -104,7 +106,7 @@ public actor KafkaConsumer {
         let properties = KafkaClientContext.properties(
             defaults: [
                 "client.id": "idem", "auto.offset.reset": "earliest",
-                "queued.max.messages.kbytes": "16384",
+                "queued.max.messages.kbytes": "16384", "queued.min.messages": "50000",
                 // Broker states for readiness (see `allBrokersDown`).
                 "statistics.interval.ms": "5000",
             ],
