@@ -259,13 +259,17 @@ extension ExecHandler {
                 )
             }
             let blamed = Self.blamed(inFlight, end: end, now: now)
-            let timedOut = if case .timedOut = end { true } else { false }
+            let failure: HandlerResult
+            if case .timedOut = end {
+                failure = .retry("exec handler timed out after \(limit)")
+            } else {
+                failure = .retry(reason)
+            }
             var failed: [Failure] = []
             var rerun = 0
             for request in inFlight {
                 if blamed.contains(request.serial) {
-                    failed.append(
-                        (request.continuation, .retry(timedOut ? "exec handler timed out after \(limit)" : reason)))
+                    failed.append((request.continuation, failure))
                 } else {
                     state.slots[index].suspect(request.request(waitingUntil: now + timeout))
                     rerun += 1

@@ -24,8 +24,8 @@ import Synchronization
 /// ``HandlerResult/retry(_:)`` naming what happened; calls in flight together on it (or
 /// behind a timed-out one) are run again on the next process, one at a time, so that a
 /// message that crashes the process costs attempts to itself only. Calls made while no
-/// process runs wait for a restart, at most `timeout`. The children's standard-error lines are logged at
-/// warning level with `consumer` and `pid` metadata.
+/// process runs wait for a restart, at most `timeout`. The children's standard-error lines
+/// are logged at warning level with `consumer` and `pid` metadata.
 ///
 /// Blocking I/O stays off Swift's cooperative pool: every process slot has a reader thread
 /// (output, timeouts, restarts) and a writer thread (requests queued at the same moment

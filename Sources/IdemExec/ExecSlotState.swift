@@ -62,15 +62,14 @@ struct ExecSlotState: Sendable {
     }
 
     /// Removes and returns the suspects whose wait ran out at `now` (oldest first), or all
-    /// of them.
+    /// of them. Suspects are queued in deadline order (each end queues its own with one
+    /// deadline, later ends later ones).
     mutating func takeSuspects(expiredAt now: ContinuousClock.Instant? = nil) -> [ExecRequest] {
         guard let now else { return suspects.removeAll() }
         var expired: [ExecRequest] = []
-        var kept = FIFOQueue<ExecRequest>()
-        while let request = suspects.popFirst() {
-            if request.deadline <= now { expired.append(request) } else { kept.append(request) }
+        while let first = suspects.first, first.deadline <= now, let request = suspects.popFirst() {
+            expired.append(request)
         }
-        suspects = kept
         return expired
     }
 
