@@ -60,8 +60,10 @@ public struct BatchProcessor: Sendable {
     /// ``Disposition/acknowledge(_:)`` are committed when this returns; when PostgreSQL
     /// cannot be reached, every decision is ``Disposition/suspend``.
     ///
-    /// With `keepOrder` (a lane of a log, a Kafka partition), a transient failure ends the batch: the
-    /// messages after it are decided as retries that used no attempt, and took no effect.
+    /// With `keepOrder` (lanes of a log, Kafka partitions), a transient failure ends its lane
+    /// (``OrderingLane``) in the batch: the messages after it in that lane are decided as
+    /// retries that used no attempt, and took no effect. Lease mode ends the whole batch there
+    /// instead, so its batches should hold one lane.
     public func process(_ messages: [Message], keepOrder: Bool = false) async -> [Decision] {
         guard let tracer, !messages.isEmpty else { return await decide(messages, keepOrder: keepOrder) }
         var traced = messages

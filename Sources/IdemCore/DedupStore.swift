@@ -7,9 +7,10 @@ public protocol DedupStore: Sendable {
     /// (`maxAttempts`) or a reject marks the row dead-lettered. The results are in the
     /// order of `requests`; nothing is committed if the call throws.
     ///
-    /// With `keepOrder` (a lane of a log), a transient failure with attempts left ends
-    /// the batch there: the messages after it take no effect and come back as
-    /// ``TransactionalOutcome/deferred``, to be processed again after it.
+    /// With `keepOrder` (lanes of a log), a transient failure with attempts left ends its
+    /// lane (``OrderingLane``) there: the messages after it in the same lane take no effect
+    /// and come back as ``TransactionalOutcome/deferred``, to be processed again after it.
+    /// The other lanes of the batch are processed as if it were not there.
     func processTransactionally(
         consumer: String, _ requests: [ClaimRequest], maxAttempts: Int, handler: any MessageHandler, keepOrder: Bool
     ) async throws(DedupStoreError) -> [TransactionalOutcome]

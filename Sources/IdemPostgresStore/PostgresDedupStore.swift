@@ -48,15 +48,20 @@ public struct PostgresDedupStore: DedupStore {
         let sorted = unique.sorted { requests[$0].id < requests[$1].id }
         // Failures found on an earlier try: decided without running again.
         var decided: [Int: HandlerResult] = [:]
-        // keepOrder: the first message that failed transiently with attempts left; those
-        // after it are left out of the transaction.
-        var cutoff: Int?
+        // keepOrder: per lane, the first message that failed transiently with attempts
+        // left; those after it in its lane are left out of the transaction.
+        let lanes = keepOrder ? requests.map(\.lane) : []
+        var cutoffs: [OrderingLane: Int] = [:]
+        func isCut(_ index: Int) -> Bool {
+            guard keepOrder, let cutoff = cutoffs[lanes[index]] else { return false }
+            return index > cutoff
+        }
         // Whether the handler statement may run once for the batch; off after the batched
         // form failed, to find the message that fails (or to learn that the form does).
         var batching = true
         var batchFailure: (sql: String, error: String)?
         while true {
-            let ordered = cutoff.map { cutoff in sorted.filter { $0 <= cutoff } } ?? sorted
+            let ordered = cutoffs.isEmpty ? sorted : sorted.filter { !isCut($0) }
             let attempt: TransactionAttempt
             do {
                 attempt = try await pool.withConnection { connection in
@@ -76,14 +81,12 @@ public struct PostgresDedupStore: DedupStore {
                     batchedInserts.batchedFormFailed(batchFailure.sql, error: batchFailure.error)
                 }
                 for (index, outcome) in results { outcomes[index] = outcome }
-                if let cutoff {
-                    for index in (cutoff + 1)..<requests.count { outcomes[index] = .deferred }
-                }
+                for index in requests.indices where isCut(index) { outcomes[index] = .deferred }
                 return outcomes.map { $0! }
             case .messageFailed(let index, let result, let attempt):
                 decided[index] = result
                 if keepOrder, case .retry = result, attempt < maxAttempts {
-                    cutoff = min(cutoff ?? index, index)
+                    cutoffs[lanes[index]] = min(cutoffs[lanes[index]] ?? index, index)
                 }
             case .batchFailed(let sql, let error):
                 batching = false

@@ -10,8 +10,9 @@ import Synchronization
 /// locks and gives the same results. What it cannot do is roll a handler's own effects
 /// back: a test handler records its effect only when it returns ``HandlerResult/success``,
 /// as a handler writing through the transaction would have it committed. With `keepOrder`,
-/// a transient failure ends the batch there (the effects before it stay, the messages after
-/// it are deferred), which is what the PostgreSQL store's retried transaction commits.
+/// a transient failure ends its lane of the batch there (the effects before it stay, the
+/// messages after it in its lane are deferred), which is what the PostgreSQL store's retried
+/// transaction commits.
 ///
 /// ``fail(with:)`` makes every call throw until ``recover()``, for outage tests.
 public final class InMemoryDedupStore: DedupStore {
@@ -193,10 +194,15 @@ public final class InMemoryDedupStore: DedupStore {
                 }
             }
         }
-        var stoppedAt: Int?
+        // Keeping order: per lane, where a transient failure stopped it.
+        var stoppedAt: [OrderingLane: Int] = [:]
+        func isStopped(_ index: Int) -> Bool {
+            guard let stop = stoppedAt[requests[index].lane] else { return false }
+            return index > stop
+        }
         for entry in claimed {
             let request = requests[entry.index]
-            if let stop = stoppedAt, entry.index > stop {
+            if isStopped(entry.index) {
                 unclaim(consumer: consumer, id: request.id, previous: entry.previous)
                 outcomes[entry.index] = .deferred
                 continue
@@ -215,15 +221,15 @@ public final class InMemoryDedupStore: DedupStore {
                 break
             case .retry(let reason):
                 mark(consumer: consumer, id: request.id, entry.attempt >= maxAttempts ? .dead : .failed, error: reason)
-                if keepOrder && entry.attempt < maxAttempts { stoppedAt = entry.index }
+                if keepOrder && entry.attempt < maxAttempts && stoppedAt[request.lane] == nil {
+                    stoppedAt[request.lane] = entry.index
+                }
             case .reject(let reason):
                 mark(consumer: consumer, id: request.id, .dead, error: reason)
             }
         }
-        if let stop = stoppedAt {
-            // Keeping order: nothing after the failure is decided in this batch.
-            for index in (stop + 1)..<requests.count { outcomes[index] = .deferred }
-        }
+        // Keeping order: nothing after a failure in its lane is decided in this batch.
+        for index in requests.indices where isStopped(index) { outcomes[index] = .deferred }
         return outcomes.map { $0! }
     }
 
