@@ -1,4 +1,3 @@
-import IdemConcurrency
 import IdemConfig
 import IdemConsumerKit
 import IdemCore
@@ -6,19 +5,23 @@ import IdemKafka
 import Logging
 
 /// Runs the batches of the partition workers: each worker's records in order, a batch at a
-/// time, up to `concurrency` batches of all partitions at once.
+/// time, up to `concurrency` transactions of all partitions at once.
 ///
-/// A batch is claimed and handled in one transaction that keeps order (a transient failure
-/// ends the batch there); dead letters are produced and their delivery reports awaited;
-/// then the partition's committable offset moves past the records done. What only the poll
-/// loop may do (pause, seek back, resume after a backoff; pause everything while the store
-/// is away) is posted to the ``KafkaInbox`` as an event.
+/// In transactional mode the batches that wait for a turn are merged: a turn takes every
+/// partition's batch waiting (``KafkaBatchQueue``) and claims and handles them in one
+/// transaction that keeps the order of each partition (a transient failure ends its
+/// partition's part there, ``OrderingLane``). Under load the store thus sees a few large
+/// transactions instead of many small ones. Lease and offset modes take one partition per
+/// transaction. Dead letters are produced and their delivery reports awaited; then each
+/// partition's committable offset moves past the records done. What only the poll loop may
+/// do (pause, seek back, resume after a backoff; pause everything while the store is away)
+/// is posted to the ``KafkaInbox`` as an event.
 struct KafkaBatchRunner: Sendable {
     let context: ConsumerContext
     let source: KafkaSourceConfig
     let producer: KafkaProducer
     let processor: BatchProcessor
-    let permits: AsyncSemaphore
+    let queue: KafkaBatchQueue
     let inbox: KafkaInbox
 
     private var consumer: ConsumerConfig { context.consumer }
@@ -29,7 +32,10 @@ struct KafkaBatchRunner: Sendable {
         self.source = source
         self.producer = producer
         self.processor = context.makeBatchProcessor()
-        self.permits = AsyncSemaphore(permits: context.consumer.concurrency)
+        let merges = !processor.offsetMode && context.consumer.dedup.mode == .transactional
+        self.queue = KafkaBatchQueue(
+            turns: context.consumer.concurrency, maxRecords: context.consumer.batch.limit,
+            maxBatches: merges ? Int.max : 1)
         self.inbox = inbox
     }
 
@@ -48,17 +54,37 @@ struct KafkaBatchRunner: Sendable {
             let records = await worker.nextBatch(maxCount: target, maxWait: batch.maxWait, limit: batch.limit)
             if records.isEmpty { return }
             target = batch.nextTarget(after: records.count, target: target)
-            await permits.withPermit {
-                // What arrived while the batch waited for its turn joins it (an adaptive
-                // batch: the busier the store, the larger the batches).
-                var batch = records
-                worker.topUp(&batch, limit: consumer.batch.limit)
-                await process(batch, worker: worker)
+            await withCheckedContinuation { settled in
+                let entry = KafkaBatchQueue.Entry(worker: worker, records: records, settled: settled)
+                if let turn = queue.submit(entry) {
+                    Task { await run(turn) }
+                }
             }
         }
     }
 
-    private func process(_ records: [KafkaRecord], worker: KafkaPartitionWorker) async {
+    /// Runs a turn: its batches, then those that queued meanwhile, until none wait.
+    private func run(_ first: [KafkaBatchQueue.Entry]) async {
+        var entries = first
+        while true {
+            await process(entries)
+            guard let next = queue.next() else { return }
+            entries = next
+        }
+    }
+
+    /// Processes the batches of one turn in one transaction and settles each partition's.
+    private func process(_ entries: [KafkaBatchQueue.Entry]) async {
+        // What arrived while the batches waited for their turn joins them (an adaptive
+        // batch: the busier the store, the larger the batches), within the turn's limit.
+        var batches = entries.map(\.records)
+        var room = queue.maxRecords - batches.reduce(0) { $0 + $1.count }
+        for index in entries.indices where room > 0 {
+            let before = batches[index].count
+            entries[index].worker.topUp(&batches[index], limit: min(consumer.batch.limit, before + room))
+            room -= batches[index].count - before
+        }
+        let records = batches.flatMap { $0 }
         context.metrics.inFlight(records.count)
         defer { context.metrics.inFlight(-records.count) }
         let started = ContinuousClock.now
@@ -67,9 +93,26 @@ struct KafkaBatchRunner: Sendable {
         logger.trace(
             "batch processed",
             metadata: [
-                "partition": "\(worker.partition)", "size": "\(records.count)",
+                "partitions": "\(entries.count)", "size": "\(records.count)",
                 "ms": "\((ContinuousClock.now - started) / .milliseconds(1))",
             ])
+        var start = 0
+        for (index, entry) in entries.enumerated() {
+            let range = start..<(start + batches[index].count)
+            start = range.upperBound
+            await settle(
+                batches[index], messages: Array(messages[range]), decisions: Array(decisions[range]),
+                worker: entry.worker)
+            entry.settled.resume()
+        }
+    }
+
+    /// Acts on the decisions of one partition's batch, in order: its committable offset
+    /// moves past the records done; the first record to retry ends the batch there.
+    private func settle(
+        _ records: [KafkaRecord], messages: [Message], decisions: [BatchProcessor.Decision],
+        worker: KafkaPartitionWorker
+    ) async {
         var doneBelow: Int64?
         defer { if let doneBelow { worker.done(below: doneBelow) } }
         for (index, decision) in decisions.enumerated() {

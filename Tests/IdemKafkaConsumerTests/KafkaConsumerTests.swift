@@ -109,6 +109,75 @@ struct KafkaConsumerTests {
         try await world.cleanUp()
     }
 
+    @Test func aTransientFailureInAMergedBatchHoldsOnlyItsOwnPartition() async throws {
+        let world = try await KafkaWorld.make(partitions: 4)
+        try await world.sql(
+            """
+            CREATE OR REPLACE FUNCTION fail_\(world.name)(k text) RETURNS text LANGUAGE plpgsql AS $$
+            BEGIN IF k = 'bad' THEN RAISE EXCEPTION 'downstream busy for %', k; END IF; RETURN k; END $$
+            """)
+        // One transaction at a time: the partitions' batches wait for it and are merged.
+        let config = try world.config(
+            sql: "INSERT INTO \(world.effects)(id, body, source) VALUES ($1, fail_\(world.name)($2), $3)",
+            params: "[id, \"header:k\", source]",
+            retry: "{max_attempts: 3, initial_backoff: 1s, multiplier: 2, jitter: 0}",
+            batch: "{size: 10, max_size: 200, max_wait: 5ms}", concurrency: 1)
+        try await world.migrate(config)
+        var records: [(key: String?, value: String, headers: [String: String])] = []
+        for n in 0..<200 {
+            let key = n == 5 ? "bad" : "k-\(n % 11)"
+            records.append((key, "v\(n)", ["event-id": "m-\(n)", "k": n == 5 ? "bad" : "good"]))
+        }
+        // A copy of every tenth record, on whatever partition its new key lands.
+        for n in stride(from: 0, to: 200, by: 10) where n != 5 {
+            records.append(("copy-\(n)", "v\(n)", ["event-id": "m-\(n)", "k": "good"]))
+        }
+        try await world.produce(records)
+        let worker = try WorkerProcess(config: config)
+        try await worker.waitUntilConsuming()
+        let dead = try await world.deadLetters(count: 1, within: 60)
+        try await world.eventually(60, "199 effects") { try await world.effectCounts().rows >= 199 }
+        try await Task.sleep(for: .milliseconds(500))
+        let counts = try await world.effectCounts()
+        #expect(counts.rows == 199, "\(worker.logText)")
+        #expect(counts.distinct == 199)
+        let source = try #require(
+            dead.first.flatMap { letter in
+                letter.headers.first { $0.key == "x-idem-source" }.map {
+                    String(decoding: $0.value ?? [], as: UTF8.self)
+                }
+            })
+        let badPartition = String(source.split(separator: ":")[1])
+        // Order per partition: effects in offset order.
+        let rows = try await world.sql("SELECT source FROM \(world.effects) ORDER BY n").rows
+        var lastOffset: [String: Int64] = [:]
+        var partitions: Set<String> = []
+        for row in rows {
+            let parts = row[0]!.split(separator: ":")
+            let partition = String(parts[1])
+            partitions.insert(partition)
+            let offset = Int64(parts[2])!
+            #expect(offset > lastOffset[partition, default: -1], "partition \(partition) out of order")
+            lastOffset[partition] = offset
+        }
+        #expect(partitions.count > 1, "the records spread over the partitions")
+        // The failing record held its own partition for its two backoffs (3 s), and only it: the
+        // other partitions' records all took effect before it was given up on.
+        let held = try await world.sql(
+            """
+            SELECT count(*) FILTER (WHERE split_part(e.source, ':', 2) <> $1 AND e.at > d.updated_at),
+                   count(*) FILTER (WHERE split_part(e.source, ':', 2) = $1
+                     AND split_part(e.source, ':', 3)::bigint > split_part($2, ':', 3)::bigint
+                     AND e.at < d.updated_at)
+            FROM \(world.effects) e, (SELECT updated_at FROM \(world.table) WHERE message_id = 'm-5') d
+            """, [badPartition, source])
+        #expect(held.rows[0][0] == "0", "another partition waited for the failing record")
+        #expect(held.rows[0][1] == "0", "a record after the failing one took effect before it was given up on")
+        #expect(try await worker.stop() == 0)
+        try await world.sql("DROP FUNCTION fail_\(world.name)(text)")
+        try await world.cleanUp()
+    }
+
     @Test func killMinusNineMidBatchThenRestartLosesAndDoublesNothing() async throws {
         let world = try await KafkaWorld.make()
         let config = try world.config(
