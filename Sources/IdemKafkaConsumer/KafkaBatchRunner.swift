@@ -96,14 +96,21 @@ struct KafkaBatchRunner: Sendable {
                 "partitions": "\(entries.count)", "size": "\(records.count)",
                 "ms": "\((ContinuousClock.now - started) / .milliseconds(1))",
             ])
-        var start = 0
-        for (index, entry) in entries.enumerated() {
-            let range = start..<(start + batches[index].count)
-            start = range.upperBound
-            await settle(
-                batches[index], messages: Array(messages[range]), decisions: Array(decisions[range]),
-                worker: entry.worker)
-            entry.settled.resume()
+        // Each partition's part is settled on its own: one waiting for a dead letter's
+        // delivery report holds back no other.
+        await withTaskGroup(of: Void.self) { group in
+            var start = 0
+            for (index, entry) in entries.enumerated() {
+                let range = start..<(start + batches[index].count)
+                start = range.upperBound
+                let part = (
+                    records: batches[index], messages: Array(messages[range]), decisions: Array(decisions[range])
+                )
+                group.addTask {
+                    await settle(part.records, messages: part.messages, decisions: part.decisions, worker: entry.worker)
+                    entry.settled.resume()
+                }
+            }
         }
     }
 
