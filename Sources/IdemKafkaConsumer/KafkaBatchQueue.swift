@@ -13,7 +13,8 @@ final class KafkaBatchQueue: Sendable {
     struct Entry: Sendable {
         var worker: KafkaPartitionWorker
         var records: [KafkaRecord]
-        var settled: CheckedContinuation<Void, Never>
+        /// Called once the batch is settled: the worker takes its next batch.
+        var settled: @Sendable () -> Void
     }
 
     private struct State {

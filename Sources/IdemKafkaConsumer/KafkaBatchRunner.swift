@@ -55,7 +55,7 @@ struct KafkaBatchRunner: Sendable {
             if records.isEmpty { return }
             target = batch.nextTarget(after: records.count, target: target)
             await withCheckedContinuation { settled in
-                let entry = KafkaBatchQueue.Entry(worker: worker, records: records, settled: settled)
+                let entry = KafkaBatchQueue.Entry(worker: worker, records: records) { settled.resume() }
                 if let turn = queue.submit(entry) {
                     Task { await run(turn) }
                 }
@@ -108,7 +108,7 @@ struct KafkaBatchRunner: Sendable {
                 )
                 group.addTask {
                     await settle(part.records, messages: part.messages, decisions: part.decisions, worker: entry.worker)
-                    entry.settled.resume()
+                    entry.settled()
                 }
             }
         }
