@@ -45,11 +45,7 @@ struct KafkaConsumerTests {
     @Test func transientFailuresAreRetriedInPlaceKeepingOrderThenDeadLettered() async throws {
         let world = try await KafkaWorld.make(partitions: 2)
         // Records keyed "bad" always fail with a transient error; all others succeed.
-        try await world.sql(
-            """
-            CREATE OR REPLACE FUNCTION fail_\(world.name)(k text) RETURNS text LANGUAGE plpgsql AS $$
-            BEGIN IF k = 'bad' THEN RAISE EXCEPTION 'downstream busy for %', k; END IF; RETURN k; END $$
-            """)
+        try await Self.createFailingFunction(world)
         let config = try world.config(
             sql: "INSERT INTO \(world.effects)(id, body, source) VALUES ($1, fail_\(world.name)($2), $3)",
             params: "[id, \"header:k\", source]",
@@ -111,11 +107,7 @@ struct KafkaConsumerTests {
 
     @Test func aTransientFailureInAMergedBatchHoldsOnlyItsOwnPartition() async throws {
         let world = try await KafkaWorld.make(partitions: 4)
-        try await world.sql(
-            """
-            CREATE OR REPLACE FUNCTION fail_\(world.name)(k text) RETURNS text LANGUAGE plpgsql AS $$
-            BEGIN IF k = 'bad' THEN RAISE EXCEPTION 'downstream busy for %', k; END IF; RETURN k; END $$
-            """)
+        try await Self.createFailingFunction(world)
         // One transaction at a time: the partitions' batches wait for it and are merged.
         let config = try world.config(
             sql: "INSERT INTO \(world.effects)(id, body, source) VALUES ($1, fail_\(world.name)($2), $3)",
@@ -176,6 +168,15 @@ struct KafkaConsumerTests {
         #expect(try await worker.stop() == 0)
         try await world.sql("DROP FUNCTION fail_\(world.name)(text)")
         try await world.cleanUp()
+    }
+
+    /// `fail_NAME(k)`: returns `k`, or fails with a transient error when `k` is `bad`.
+    private static func createFailingFunction(_ world: KafkaWorld) async throws {
+        try await world.sql(
+            """
+            CREATE OR REPLACE FUNCTION fail_\(world.name)(k text) RETURNS text LANGUAGE plpgsql AS $$
+            BEGIN IF k = 'bad' THEN RAISE EXCEPTION 'downstream busy for %', k; END IF; RETURN k; END $$
+            """)
     }
 
     @Test func killMinusNineMidBatchThenRestartLosesAndDoublesNothing() async throws {

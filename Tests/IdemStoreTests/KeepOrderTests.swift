@@ -11,15 +11,7 @@ import Testing
 struct KeepOrderTests {
     @Test func aTransientStatementFailureDefersEverythingAfterIt() async throws {
         let fixture = try await StoreFixture.make()
-        let effects = fixture.scratch("ordered")
-        let fail = fixture.scratch("fail")
-        _ = try await fixture.admin.query("CREATE TABLE \(effects) (id text, n serial)", prepared: false)
-        _ = try await fixture.admin.query(
-            """
-            CREATE FUNCTION \(fail)(id text) RETURNS text LANGUAGE plpgsql AS $$
-            BEGIN IF id = 'r3' THEN RAISE EXCEPTION 'busy'; END IF; RETURN id; END $$
-            """, prepared: false)
-        let handler = SQLHandler(sql: "INSERT INTO \(effects)(id) VALUES (\(fail)($1))", parameters: [.id])
+        let (effects, fail, handler) = try await failingInsert(fixture, table: "ordered", failing: "r3")
         let batch = (1...5).map { StoreFixture.request("r\($0)") } + [StoreFixture.request("r1")]
 
         let first = try await fixture.store.processTransactionally(
@@ -89,15 +81,7 @@ struct KeepOrderTests {
 
     @Test func aBatchOfSeveralLanesDefersOnlyTheFailingLane() async throws {
         let fixture = try await StoreFixture.make()
-        let effects = fixture.scratch("lanes")
-        let fail = fixture.scratch("fail")
-        _ = try await fixture.admin.query("CREATE TABLE \(effects) (id text, n serial)", prepared: false)
-        _ = try await fixture.admin.query(
-            """
-            CREATE FUNCTION \(fail)(id text) RETURNS text LANGUAGE plpgsql AS $$
-            BEGIN IF id = 'a2' THEN RAISE EXCEPTION 'busy'; END IF; RETURN id; END $$
-            """, prepared: false)
-        let handler = SQLHandler(sql: "INSERT INTO \(effects)(id) VALUES (\(fail)($1))", parameters: [.id])
+        let (effects, fail, handler) = try await failingInsert(fixture, table: "lanes", failing: "a2")
         // Two partitions interleaved, as a merged batch holds them; the last is a copy of a3
         // on the other partition.
         let batch = [
@@ -167,6 +151,23 @@ struct KeepOrderTests {
             body: Array("{}".utf8),
             source: MessageSource(kind: "kafka", position: LogPosition(stream: "lanes", lane: lane, offset: offset)))
         return ClaimRequest(message: message, id: MessageID(id, source: .header("event-id")))
+    }
+
+    /// An effect table and an SQL handler inserting into it that fails transiently for
+    /// `failing`: the table, the failing function, the handler.
+    private func failingInsert(
+        _ fixture: StoreFixture, table: String, failing: String
+    ) async throws -> (effects: String, fail: String, handler: SQLHandler) {
+        let effects = fixture.scratch(table)
+        let fail = fixture.scratch("fail")
+        _ = try await fixture.admin.query("CREATE TABLE \(effects) (id text, n serial)", prepared: false)
+        _ = try await fixture.admin.query(
+            """
+            CREATE FUNCTION \(fail)(id text) RETURNS text LANGUAGE plpgsql AS $$
+            BEGIN IF id = '\(failing)' THEN RAISE EXCEPTION 'busy'; END IF; RETURN id; END $$
+            """, prepared: false)
+        let handler = SQLHandler(sql: "INSERT INTO \(effects)(id) VALUES (\(fail)($1))", parameters: [.id])
+        return (effects, fail, handler)
     }
 
     private func effectIDs(_ fixture: StoreFixture, _ table: String) async throws -> [String] {
